@@ -1,0 +1,64 @@
+"""The `train` section: optimisation, precision, checkpoints, scale-out."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser, schedule, duration, checkpoints and devices for `retlab train`."""
+
+    lr: float = 3e-4
+    """Peak learning rate."""
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    """AdamW betas."""
+    weight_decay: float = 0.1
+    """Decoupled weight decay (not applied to norms, biases and embeddings)."""
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    """Decay after warm-up, stepped per optimiser step."""
+    warmup_steps: int = 100
+    """Linear warm-up optimiser steps."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a fraction of `lr` (cosine and linear)."""
+    batch_size: int = 16
+    """Sequences per device per micro-batch."""
+    accumulate_grad_batches: int = 1
+    """Micro-batches per optimiser step."""
+    gradient_clip_val: float = 1.0
+    """Gradient norm clipping (0 disables)."""
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    """Numeric precision."""
+    max_steps: int = -1
+    """Optimiser steps to train (-1: no limit)."""
+    max_tokens: int | None = None
+    """Stop after this many training tokens (converted to steps)."""
+    max_epochs: int | None = None
+    """Stop after this many epochs."""
+    val_check_interval: int = 200
+    """Validate every this many training batches."""
+    limit_val_batches: int | float = 1.0
+    """Validation batches per check (int) or fraction of the validation set (float)."""
+    early_stopping_patience: int = 0
+    """Validations without improvement of val/loss before stopping (0 disables)."""
+    save_top_k: int = 1
+    """Lightning checkpoints kept, ranked by val/loss."""
+    every_n_train_steps: int | None = None
+    """Also checkpoint every this many steps."""
+    every_n_minutes: float | None = None
+    """Also checkpoint every this many minutes."""
+    accelerator: str = "auto"
+    """Lightning accelerator (`auto`, `cpu`, `gpu`)."""
+    devices: int | str = 1
+    """Devices per node."""
+    num_nodes: int = 1
+    """Nodes."""
+    strategy: Literal["auto", "ddp", "fsdp"] = "auto"
+    """Lightning strategy."""
+    log_every_n_steps: int = 10
+    """Logging interval in steps."""
+    track_emissions: bool = False
+    """Record energy and CO2 with CodeCarbon's offline tracker (emissions.csv)."""
+    wandb: bool = False
+    """Also log to Weights & Biases (if installed)."""
+    resume: str | None = None
+    """`auto` (latest checkpoint of this run) or a checkpoint path to continue from."""

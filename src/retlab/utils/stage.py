@@ -1,0 +1,43 @@
+"""Stage caching: each stage records a fingerprint of its inputs and config and is skipped when nothing changed."""
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_write_json
+
+STAMP = ".stage.json"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts (configs, file hashes, upstream fingerprints)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_up_to_date(out_dir: str | Path, fp: str) -> bool:
+    stamp = Path(out_dir) / STAMP
+    if not stamp.is_file():
+        return False
+    try:
+        return json.loads(stamp.read_text()).get("fingerprint") == fp
+    except (OSError, ValueError):
+        return False
+
+
+def mark_done(out_dir: str | Path, fp: str, **info: Any) -> None:
+    atomic_write_json(Path(out_dir) / STAMP, {"fingerprint": fp, **info})
+
+
+def stamp_info(out_dir: str | Path) -> dict:
+    stamp = Path(out_dir) / STAMP
+    return json.loads(stamp.read_text()) if stamp.is_file() else {}
