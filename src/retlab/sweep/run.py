@@ -1,0 +1,208 @@
+"""`retlab sweep`: every grid point x architecture x seed trained and tested in its own run folder, on Ray Tune
+or sequentially, resumable, with results rewritten after every trial.
+
+    runs/<name>/config.yaml            the sweep's resolved config
+    runs/<name>/shared/<fingerprint>/  data/ and tokenizer/, prepared once per distinct data+tokenizer config
+    runs/<name>/trials/<trial id>/     one run folder per trial (see trial.py)
+    runs/<name>/sweep/                 results.csv, trials.csv, summary.md (and Ray Tune's own state in ray/)
+"""
+
+import copy
+import dataclasses
+import glob
+import os
+import time
+from pathlib import Path
+
+from ..config import RetlabConfig
+from ..config.loader import save_config, validate
+from ..errors import ConfigError
+from ..layout import RunLayout
+from ..utils.stage import fingerprint
+from .grid import expand_grid, validate_grid
+from .results import write_results
+from .runner import run_ray, run_sequential
+from .trial import TrialFn, TrialSpec, make_trials, status, train_trial
+
+# Data settings that change how batches are loaded, not what is prepared on disk.
+LOADING_ONLY = {"num_proc", "num_workers"}
+# Data fields holding local files or globs.
+PATH_LISTS = ("path", "val_path", "test_path")
+
+
+def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = None) -> Path:
+    """Run the sweep described by `cfg.sweep` over the base config `cfg`; returns the `sweep/` results folder.
+
+    Finished trials (their metrics.json exists) are skipped, failed and interrupted ones run again; `force`
+    forgets every finished trial first. `trial_fn` replaces real training (for tests of the mechanics); by
+    default each trial is `retlab.training.train.train` on shared, prepared data, with the architectures after
+    the first parameter-matched to it at every point."""
+    grid = validate_grid(cfg.sweep.grid)
+    _check_sweep(cfg)
+    cfg = with_absolute_paths(cfg)
+    layout = RunLayout.of(cfg)
+    specs = make_trials(cfg, expand_grid(grid), layout.root / "trials")
+    for spec in specs:  # bad combinations (e.g. heads not dividing hidden_size) fail now, not mid-sweep
+        _validate_trial(spec)
+    if trial_fn is None:
+        infos = share_data(specs, layout.root / "shared")
+        match_parameters_at_points(specs, cfg.sweep.compare, infos)
+        trial_fn = train_trial
+    if force:
+        for spec in specs:
+            spec.metrics_path.unlink(missing_ok=True)
+    save_config(cfg, layout.config)
+    _run(cfg, specs, trial_fn, list(grid), layout)
+    return layout.sweep
+
+
+def _run(
+    cfg: RetlabConfig, specs: list[TrialSpec], trial_fn: TrialFn, keys: list[str], layout: RunLayout
+) -> None:
+    scfg = cfg.sweep
+    todo = [s for s in specs if status(s) != "done"]
+    print(
+        f"sweep {cfg.name}: {len(specs)} trials ({len(specs) // len(scfg.compare) // len(scfg.seeds)} points x "
+        f"{len(scfg.compare)} archs x {len(scfg.seeds)} seeds), {len(specs) - len(todo)} already done, "
+        f"running {len(todo)} on backend {scfg.backend}",
+        flush=True,
+    )
+
+    def rewrite() -> None:
+        write_results(layout.sweep, specs, keys, scfg.compare, cfg.name)
+
+    finished = 0
+    t0 = time.time()
+
+    def on_done(result: dict) -> None:
+        nonlocal finished
+        finished += 1
+        loss = result.get("test_loss")
+        what = f"test_loss={loss:.4f}" if isinstance(loss, float) else result.get("error", "")
+        print(
+            f"  [{finished}/{len(todo)}] {result['trial_id']}: {result['status']} {what} "
+            f"({time.time() - t0:.0f} s elapsed)",
+            flush=True,
+        )
+        rewrite()
+
+    rewrite()
+    if todo and scfg.backend == "ray":
+        for spec in todo:
+            spec.num_threads = max(1, int(scfg.cpus_per_trial))
+        run_ray(todo, trial_fn, scfg, layout.sweep / "ray", on_done)
+    elif todo:
+        run_sequential(todo, trial_fn, on_done)
+    rewrite()
+    print(
+        f"sweep {cfg.name}: results in {layout.sweep / 'results.csv'}, summary in {layout.sweep / 'summary.md'}"
+    )
+
+
+def _check_sweep(cfg: RetlabConfig) -> None:
+    s = cfg.sweep
+    if not s.compare:
+        raise ConfigError("sweep.compare", "is empty", "list architectures, e.g. [retnet, transformer]")
+    if len(set(s.compare)) != len(s.compare):
+        raise ConfigError("sweep.compare", f"repeats an architecture: {s.compare}", "list each once")
+    if not s.seeds or len(set(s.seeds)) != len(s.seeds):
+        raise ConfigError("sweep.seeds", f"needs distinct seeds, got {s.seeds}", "e.g. [0, 1, 2]")
+
+
+def _validate_trial(spec: TrialSpec) -> None:
+    try:
+        validate(spec.cfg)
+    except ConfigError as e:
+        raise ConfigError(
+            f"sweep.grid (point {spec.point_id})", str(e), "drop or change that combination"
+        ) from None
+
+
+def with_absolute_paths(cfg: RetlabConfig) -> RetlabConfig:
+    """A copy whose relative paths are resolved against the current directory (the repository root when run
+    from there), because Ray workers run elsewhere. Only paths that exist here are resolved, so names meant
+    for other lookups (Hub names, paths under RETLAB_DATA_DIR) pass through unchanged."""
+    cfg = copy.deepcopy(cfg)
+    cfg.output_dir = os.path.abspath(cfg.output_dir)
+    for name in PATH_LISTS:
+        if hasattr(cfg.data, name):
+            setattr(cfg.data, name, [_abs_if_exists(p) for p in getattr(cfg.data, name)])
+    cfg.tokenizer.path = _abs_if_exists(cfg.tokenizer.path)
+    cfg.eval.data_dir = _abs_if_exists(cfg.eval.data_dir)
+    return cfg
+
+
+def _abs_if_exists(p: str | None) -> str | None:
+    if p is None or os.path.isabs(p) or p.startswith(("hf://", "http://", "https://")):
+        return p
+    return os.path.abspath(p) if glob.glob(os.path.expanduser(p)) else p
+
+
+def data_key(cfg: RetlabConfig) -> str:
+    """Fingerprint of everything the prepared data and tokenizer depend on: trials with equal keys share them.
+    The seed is included because it seeds the train/val/test split."""
+    data = {k: v for k, v in dataclasses.asdict(cfg.data).items() if k not in LOADING_ONLY}
+    return fingerprint(data, dataclasses.asdict(cfg.tokenizer), cfg.seed)
+
+
+def share_data(specs: list[TrialSpec], root: Path) -> dict[str, object]:
+    """Prepare data and tokenizer once per distinct data key under `root/<key>/` (before any trial starts, so
+    concurrent trials never race to build them) and point the trials there; returns {trial_id: DataInfo}."""
+    from ..data import prepare
+
+    prepared: dict[str, object] = {}
+    infos = {}
+    for spec in specs:
+        key = data_key(spec.cfg)
+        if key not in prepared:
+            shared_cfg = copy.deepcopy(spec.cfg)
+            shared_cfg.output_dir, shared_cfg.name = str(root), key
+            print(
+                f"sweep: preparing shared data {key} (seq_len={spec.cfg.data.seq_len}, seed={spec.cfg.seed})",
+                flush=True,
+            )
+            prepared[key] = prepare(shared_cfg)
+        spec.shared = root / key
+        infos[spec.trial_id] = prepared[key]
+    return infos
+
+
+def match_parameters_at_points(specs: list[TrialSpec], compare: list[str], infos: dict[str, object]) -> None:
+    """At every (point, seed), fix the first architecture's intermediate_size and, when `model.match_parameters`,
+    size every other architecture's intermediate_size to match its parameter count (as `retlab run` does)."""
+    from ..models import build_config, match_parameters
+
+    def hf_config(spec: TrialSpec):
+        info = infos[spec.trial_id]
+        return build_config(
+            spec.cfg.model,
+            spec.arch,
+            info.vocab_size,
+            info.seq_len,
+            info.pad_token_id,
+            info.bos_token_id,
+            info.eos_token_id,
+        )
+
+    groups: dict[tuple[str, int], list[TrialSpec]] = {}
+    for spec in specs:
+        groups.setdefault((spec.point_id, spec.seed), []).append(spec)
+    for (pid, _), group in groups.items():
+        ref = next(s for s in group if s.arch == compare[0])
+        ref_config = hf_config(ref)
+        ref.cfg.model.intermediate_size = ref_config.intermediate_size
+        for spec in group:
+            if spec is ref:
+                continue
+            if not spec.cfg.model.match_parameters:
+                spec.cfg.model.intermediate_size = hf_config(spec).intermediate_size
+                continue
+            try:
+                matched = match_parameters(ref_config, hf_config(spec))
+            except ValueError as e:
+                raise ConfigError(
+                    f"sweep.grid (point {pid})",
+                    f"cannot match {spec.arch} to {ref.arch}: {e}",
+                    "change the point or set model.match_parameters: false",
+                ) from None
+            spec.cfg.model.intermediate_size = matched.intermediate_size

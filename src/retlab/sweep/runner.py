@@ -1,0 +1,122 @@
+"""Backends that execute trials: `sequential` (in this process, no Ray) and `ray` (Ray Tune, concurrent trials
+within per-trial resources, on an embedded local Ray or an existing cluster). Both call `on_done(result)` on the
+driver after every finished trial, so results are rewritten as the sweep progresses."""
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import SweepConfig
+from ..errors import ConfigError
+from ..utils.files import atomic_write_text
+from .trial import TrialFn, TrialSpec, run_trial, status
+
+OnDone = Callable[[dict], None]
+
+
+def run_sequential(specs: list[TrialSpec], trial_fn: TrialFn, on_done: OnDone) -> None:
+    for spec in specs:
+        on_done(run_trial(spec, trial_fn))
+
+
+def run_ray(
+    specs: list[TrialSpec], trial_fn: TrialFn, scfg: SweepConfig, storage: Path, on_done: OnDone
+) -> None:
+    """Run the trials as one Ray Tune experiment (a grid over trial ids; the specs travel in the object store).
+    Starts a local Ray (and always shuts it down) unless one is already running or `ray_address` is given."""
+    import ray
+    from ray import tune
+
+    check_resources(scfg)
+    started = _init_ray(scfg)
+    try:
+        by_id = {s.trial_id: s for s in specs}
+        trainable = tune.with_parameters(_ray_trainable, specs=by_id, trial_fn=trial_fn)
+        trainable = tune.with_resources(trainable, {"cpu": scfg.cpus_per_trial, "gpu": scfg.gpus_per_trial})
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial_id": tune.grid_search(list(by_id))},
+            tune_config=tune.TuneConfig(max_concurrent_trials=scfg.max_concurrent),
+            run_config=tune.RunConfig(
+                name=time.strftime("tune-%Y%m%d-%H%M%S"),
+                storage_path=str(storage.resolve()),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+                callbacks=[_completion_callback(on_done)],
+            ),
+        )
+        grid = tuner.fit()
+        _record_crashed_workers(grid, by_id, on_done)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def check_resources(scfg: SweepConfig) -> None:
+    """Refuse settings that would make Ray wait forever for resources no node has."""
+    if scfg.ray_address is None:
+        cpus = scfg.ray_num_cpus or os.cpu_count() or 1
+        if scfg.cpus_per_trial > cpus:
+            raise ConfigError(
+                "sweep.cpus_per_trial",
+                f"{scfg.cpus_per_trial} > the {cpus} CPUs of the local Ray",
+                f"use at most {cpus}",
+            )
+        if scfg.gpus_per_trial > 0:
+            import torch
+
+            if torch.cuda.device_count() < scfg.gpus_per_trial:
+                raise ConfigError(
+                    "sweep.gpus_per_trial",
+                    f"{scfg.gpus_per_trial} GPUs per trial, {torch.cuda.device_count()} available",
+                    "set sweep.gpus_per_trial: 0",
+                )
+    if scfg.max_concurrent < 1:
+        raise ConfigError("sweep.max_concurrent", "must be at least 1")
+
+
+def _init_ray(scfg: SweepConfig) -> bool:
+    """Start or join Ray; True when retlab started it (and so must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if scfg.ray_address:
+        ray.init(address=scfg.ray_address, log_to_driver=False)
+    else:
+        # Workers inherit this process's environment (offline flags, RETLAB_DATA_DIR).
+        ray.init(
+            num_cpus=scfg.ray_num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
+    return True
+
+
+def _ray_trainable(config: dict, specs: dict[str, TrialSpec], trial_fn: TrialFn) -> None:
+    from ray import tune
+
+    spec = specs[config["trial_id"]]
+    tune.report(run_trial(spec, trial_fn, log=True))
+
+
+def _record_crashed_workers(grid, by_id: dict[str, TrialSpec], on_done: OnDone) -> None:
+    """A worker that died (out of memory, killed) never reported: record it as failed with Ray's error."""
+    for result in grid:
+        spec = by_id.get((result.config or {}).get("trial_id"))
+        if result.error is None or spec is None or status(spec) != "pending":
+            continue
+        atomic_write_text(spec.error_path, f"Ray trial error: {result.error!r}\n")
+        on_done({"trial_id": spec.trial_id, "status": "failed", "error": repr(result.error)})
+
+
+def _completion_callback(on_done: OnDone):
+    from ray import tune
+
+    class OnTrialComplete(tune.Callback):
+        """Hands every finished trial's report to the driver's `on_done`."""
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            if trial.last_result and "status" in trial.last_result:
+                on_done(dict(trial.last_result))
+
+    return OnTrialComplete()

@@ -1,0 +1,180 @@
+"""One trial = one (grid point, architecture, seed): a full train + test run in its own run folder
+
+    runs/<sweep>/trials/<trial id>/          a normal run folder (config.yaml, <arch>/metrics.json, ...)
+      data -> ../../shared/<fingerprint>/data            tokenised data, shared by every trial that needs it
+      tokenizer -> ../../shared/<fingerprint>/tokenizer
+      trial.json                               the point, architecture and seed
+      error.txt                                traceback of the last failed attempt (absent once it succeeds)
+
+The trial's `<arch>/metrics.json` is the record that it finished: a re-run sweep skips it; a trial with no
+metrics (failed or interrupted) runs again."""
+
+import contextlib
+import copy
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import RetlabConfig, SweepConfig
+from ..layout import RunLayout
+from ..utils.files import atomic_write_json, atomic_write_text, read_json
+from .grid import point_id, set_dotted
+
+
+@dataclass
+class TrialSpec:
+    """Everything a worker needs to run one trial (picklable, so Ray can ship it)."""
+
+    trial_id: str
+    point_id: str
+    point: dict[str, Any]
+    arch: str
+    seed: int
+    cfg: RetlabConfig
+    """The trial's own config: grid values applied, model.arch/seed set, output_dir/name = its run folder."""
+    shared: Path | None = None
+    """Shared run folder whose data/ and tokenizer/ this trial links to (None: the trial prepares its own)."""
+    num_threads: int | None = None
+    """torch threads for the trial (None: torch's default)."""
+    evaluate: bool = False
+    """Run `retlab eval` after training."""
+
+    @property
+    def dir(self) -> Path:
+        return RunLayout.of(self.cfg).root
+
+    @property
+    def metrics_path(self) -> Path:
+        return RunLayout.of(self.cfg).arch(self.arch).metrics
+
+    @property
+    def error_path(self) -> Path:
+        return self.dir / "error.txt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "trial.log"
+
+
+TrialFn = Callable[[TrialSpec], dict]
+
+
+def make_trials(cfg: RetlabConfig, points: list[dict[str, Any]], trials_root: Path) -> list[TrialSpec]:
+    """Every (point, arch, seed) of the sweep, points outermost so a point's architectures finish together."""
+    specs = []
+    for point in points:
+        pid = point_id(point)
+        for seed in cfg.sweep.seeds:
+            for arch in cfg.sweep.compare:
+                tid = f"{pid}__{arch}__seed{seed}"
+                specs.append(
+                    TrialSpec(
+                        trial_id=tid,
+                        point_id=pid,
+                        point=point,
+                        arch=arch,
+                        seed=seed,
+                        cfg=trial_config(cfg, point, arch, seed, trials_root, tid),
+                        evaluate=cfg.sweep.evaluate,
+                    )
+                )
+    return specs
+
+
+def trial_config(cfg: RetlabConfig, point: dict, arch: str, seed: int, root: Path, tid: str) -> RetlabConfig:
+    """The base config with the point's values, one architecture and one seed, writing to its own folder."""
+    t = copy.deepcopy(cfg)
+    for key, value in point.items():
+        set_dotted(t, key, copy.deepcopy(value))
+    t.model.arch = arch
+    t.compare = [arch]
+    t.seed = seed
+    t.output_dir, t.name = str(root), tid
+    t.sweep = SweepConfig()  # a trial is a plain run; its config.yaml should not carry the whole grid
+    return t
+
+
+def status(spec: TrialSpec) -> str:
+    """`done` (metrics.json exists), `failed` (error.txt exists) or `pending` (never run, or interrupted)."""
+    if spec.metrics_path.is_file():
+        return "done"
+    return "failed" if spec.error_path.is_file() else "pending"
+
+
+def load_metrics(spec: TrialSpec) -> dict | None:
+    try:
+        return read_json(spec.metrics_path)
+    except (OSError, ValueError):
+        return None
+
+
+def run_trial(spec: TrialSpec, trial_fn: TrialFn, log: bool = False) -> dict:
+    """Run one trial; any exception is recorded in error.txt and returned as a failed result, so one crashed
+    trial never stops the sweep. KeyboardInterrupt propagates (the trial stays pending and reruns next time)."""
+    spec.error_path.unlink(missing_ok=True)
+    atomic_write_json(spec.dir / "trial.json", _describe(spec))
+    t0 = time.time()
+    try:
+        with _maybe_log(spec.log_path if log else None):
+            if spec.num_threads:
+                import torch
+
+                torch.set_num_threads(spec.num_threads)
+            metrics = trial_fn(spec)
+            if not spec.metrics_path.is_file():  # the real train() writes it; simple trial functions may not
+                atomic_write_json(spec.metrics_path, metrics)
+    except Exception as e:  # noqa: BLE001  (recorded and reported; the sweep goes on)
+        atomic_write_text(spec.error_path, traceback.format_exc())
+        return {"trial_id": spec.trial_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}
+    result = {k: v for k, v in (load_metrics(spec) or {}).items() if isinstance(v, int | float)}
+    return {"trial_id": spec.trial_id, "status": "done", "trial_time_s": time.time() - t0, **result}
+
+
+def link_shared(spec: TrialSpec) -> None:
+    """Point the trial's data/ and tokenizer/ at the shared, already prepared ones (relative links, so the
+    sweep folder can be moved)."""
+    if spec.shared is None:
+        return
+    layout, shared = RunLayout.of(spec.cfg), RunLayout(spec.shared)
+    for dst, src in ((layout.data, shared.data), (layout.tokenizer, shared.tokenizer)):
+        if src.exists() and not dst.exists() and not dst.is_symlink():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.symlink_to(os.path.relpath(src, dst.parent), target_is_directory=True)
+
+
+def train_trial(spec: TrialSpec) -> dict:
+    """The real trial: train (and test) one architecture with retlab's trainer, then optionally evaluate."""
+    from ..training.train import train
+
+    link_shared(spec)
+    metrics = train(spec.cfg, arch=spec.arch)
+    if spec.evaluate:
+        from ..evaluation.evaluate import evaluate
+
+        evaluate(spec.cfg)
+    return metrics
+
+
+def _describe(spec: TrialSpec) -> dict:
+    return {
+        "trial_id": spec.trial_id,
+        "point_id": spec.point_id,
+        "point": spec.point,
+        "arch": spec.arch,
+        "seed": spec.seed,
+    }
+
+
+@contextlib.contextmanager
+def _maybe_log(path: Path | None):
+    """Send the trial's prints and progress bars to its own log file (used under Ray, where concurrent trials
+    would otherwise interleave on one terminal)."""
+    if path is None:
+        yield
+        return
+    with open(path, "a", encoding="utf-8") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        yield
