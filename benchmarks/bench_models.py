@@ -1,0 +1,243 @@
+"""Training-step speed on CPU: native RetNet (each form), TorchScale's RetNet (parallel, chunkwise) and
+Transformer++ sized to the same parameter count, at several sequence lengths (batch 1).
+
+One step = forward, loss, backward, AdamW step. tokens/s = seq_len / median step time over `--steps` steps after
+`--warmup` untimed ones. Prints a table and ends with one JSON line.
+
+    .venv/bin/python benchmarks/bench_models.py                  # seq 256 1024 4096
+    .venv/bin/python benchmarks/bench_models.py --quick          # seq 256 1024, 2 steps
+    .venv/bin/python benchmarks/bench_models.py --profile retnet-chunkwise:4096
+
+Target (issue 2): native chunkwise >= 1.5x the tokens/s of TorchScale's faster form at seq 4096, not slower at 256.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from retlab.config.model import ModelConfig
+from retlab.models.loss import aligned_lm_loss
+
+# name -> (arch, retention_mode or None)
+VARIANTS = {
+    "retnet-parallel": ("retnet", "parallel"),
+    "retnet-chunkwise": ("retnet", "chunkwise"),
+    "retnet-recurrent": ("retnet", "recurrent"),
+    "torchscale-parallel": ("torchscale-retnet", "parallel"),
+    "torchscale-chunkwise": ("torchscale-retnet", "chunkwise"),
+    "transformer": ("transformer", None),
+}
+TARGET_RATIO_LONG, LONG, SHORT = 1.5, 4096, 256
+
+
+@dataclass
+class Result:
+    model: str
+    seq_len: int
+    params: int | None = None
+    step_s: float | None = None
+    tokens_per_s: float | None = None
+    note: str = ""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seq-lens", type=int, nargs="+", default=[256, 1024, 4096], help="sequence lengths")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per model and length (median reported)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    p.add_argument("--quick", action="store_true", help="seq 256 1024, 2 steps")
+    p.add_argument(
+        "--models", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="variants to time"
+    )
+    p.add_argument("--hidden-size", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--vocab-size", type=int, default=8192)
+    p.add_argument("--chunk-size", type=int, default=64, help="chunk length of both chunkwise forms")
+    p.add_argument(
+        "--recurrent-max-len", type=int, default=256, help="time the recurrent form up to this length"
+    )
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    p.add_argument(
+        "--profile", metavar="MODEL:SEQ", help="profile one step of MODEL at SEQ instead of the table"
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seq_lens, args.steps = [256, 1024], 2
+    return args
+
+
+# ---------------------------------------------------------------------------------------------------- models
+
+
+def model_section(args) -> ModelConfig:
+    return ModelConfig(
+        hidden_size=args.hidden_size,
+        num_hidden_layers=args.layers,
+        num_heads=args.heads,
+        chunk_size=args.chunk_size,
+    )
+
+
+def build(name: str, args):
+    """(model, parameter count, note) of variant `name`; the Transformer is sized to the native RetNet's count."""
+    from retlab.models.factory import build_config, build_model
+
+    arch, mode = VARIANTS[name]
+    section = model_section(args)
+    if mode is not None:
+        section = replace(section, retention_mode=mode)
+    max_len = max(args.seq_lens)
+    config = build_config(section, arch, args.vocab_size, max_len)
+    note = ""
+    if arch == "transformer":
+        config, note = matched_to_retnet(config, section, args, max_len)
+    model = build_model(config, seed=0)
+    return model, sum(p.numel() for p in model.parameters()), note
+
+
+def matched_to_retnet(config, section, args, max_len):
+    from retlab.models.factory import build_config
+
+    try:
+        from retlab.models.sizing import match_parameters
+
+        reference = build_config(
+            replace(section, retention_mode="chunkwise"), "retnet", args.vocab_size, max_len
+        )
+    except ImportError as err:
+        return config, f"not size-matched ({err})"
+    matched = match_parameters(reference, config)
+    return matched, f"intermediate_size {matched.intermediate_size} (matched)"
+
+
+# ---------------------------------------------------------------------------------------------------- timing
+
+
+def train_step(model, optimizer, ids: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(ids[:, :-1]).logits  # (1, T, V)
+    aligned_lm_loss(logits, ids[:, 1:]).backward()
+    optimizer.step()
+
+
+def time_variant(name: str, seq_len: int, args) -> Result:
+    if VARIANTS[name][1] == "recurrent" and seq_len > args.recurrent_max_len:
+        return Result(name, seq_len, note=f"skipped: recurrent only up to {args.recurrent_max_len}")
+    try:
+        model, params, note = build(name, args)
+    except (ImportError, ModuleNotFoundError) as err:
+        return Result(name, seq_len, note=f"unavailable: {err}")
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(
+        0, args.vocab_size, (1, seq_len + 1), generator=torch.Generator().manual_seed(seq_len)
+    )
+    times = []
+    for i in range(args.warmup + args.steps):
+        start = time.perf_counter()
+        train_step(model, optimizer, ids)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    step_s = statistics.median(times)
+    return Result(name, seq_len, params, step_s, seq_len / step_s, note)
+
+
+def profile(spec: str, args) -> None:
+    name, seq = spec.split(":")
+    model, _, _ = build(name, args)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(0, args.vocab_size, (1, int(seq) + 1))
+    train_step(model, optimizer, ids)  # warm-up
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        train_step(model, optimizer, ids)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+# ---------------------------------------------------------------------------------------------------- report
+
+
+def speedups(results: list[Result]) -> dict:
+    """Native chunkwise tokens/s over TorchScale's faster form, per sequence length."""
+    by = {(r.model, r.seq_len): r.tokens_per_s for r in results if r.tokens_per_s}
+    out = {}
+    for seq in sorted({r.seq_len for r in results}):
+        ts = [by.get((m, seq)) for m in ("torchscale-parallel", "torchscale-chunkwise")]
+        ts = [t for t in ts if t]
+        native = by.get(("retnet-chunkwise", seq))
+        if native and ts:
+            out[seq] = native / max(ts)
+    return out
+
+
+def verdict(ratios: dict) -> dict:
+    target = {
+        "long_seq": LONG,
+        "long_min_ratio": TARGET_RATIO_LONG,
+        "short_seq": SHORT,
+        "short_min_ratio": 1.0,
+    }
+    if LONG in ratios and SHORT in ratios:
+        target["met"] = ratios[LONG] >= TARGET_RATIO_LONG and ratios[SHORT] >= 1.0
+    return target
+
+
+def print_table(results: list[Result], ratios: dict) -> None:
+    print(f"{'model':<22}{'params':>12}{'seq':>7}{'step_s':>10}{'tokens_per_s':>14}  note")
+    for r in results:
+        step = f"{r.step_s:.3f}" if r.step_s else "-"
+        tps = f"{r.tokens_per_s:.0f}" if r.tokens_per_s else "-"
+        params = f"{r.params:,}" if r.params else "-"
+        print(f"{r.model:<22}{params:>12}{r.seq_len:>7}{step:>10}{tps:>14}  {r.note}")
+    for seq, ratio in ratios.items():
+        print(f"seq {seq}: native chunkwise / TorchScale's faster form = {ratio:.2f}x")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.profile:
+        profile(args.profile, args)
+        return 0
+    results = []
+    for seq in args.seq_lens:
+        for name in args.models:
+            results.append(time_variant(name, seq, args))
+            r = results[-1]
+            print(
+                f"  {name} seq {seq}: {r.tokens_per_s or 0:.0f} tokens/s {r.note}",
+                file=sys.stderr,
+                flush=True,
+            )
+    ratios = speedups(results)
+    print_table(results, ratios)
+    summary = {
+        "benchmark": "train_step_cpu",
+        "threads": args.threads,
+        "batch_size": 1,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "config": {
+            "hidden_size": args.hidden_size,
+            "num_hidden_layers": args.layers,
+            "num_heads": args.heads,
+            "vocab_size": args.vocab_size,
+            "chunk_size": args.chunk_size,
+        },
+        "results": [vars(r) for r in results],
+        "native_chunkwise_over_torchscale": {str(k): round(v, 3) for k, v in ratios.items()},
+        "target": verdict(ratios),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
