@@ -35,11 +35,17 @@ class DataConfig:
     text_field: str = "text"
     """Field that holds the text in Hub, JSON, JSONL and Parquet records."""
     path: list[str] = field(default_factory=list)
-    """Local files or globs (.txt, .jsonl, .json, .parquet) (source: local)."""
+    """Local files or globs (.txt, .jsonl, .json, .parquet) (source: local); split by `splits` unless
+    `val_path` and `test_path` give those splits."""
+    val_path: list[str] = field(default_factory=list)
+    """Local files of the validation split (source: local; default: carved from `path` by `splits`)."""
+    test_path: list[str] = field(default_factory=list)
+    """Local files of the test split (source: local; default: carved from `path` by `splits`)."""
     document: Literal["line", "paragraph", "file"] = "paragraph"
     """How local text files split into documents: one per line, per blank-line-separated paragraph, or per file."""
     splits: list[float] = field(default_factory=lambda: [0.98, 0.01, 0.01])
-    """Train/val/test fractions for a seeded split, used when the dataset has no splits of its own."""
+    """Train/val/test fractions of a seeded split by document, used for the splits a dataset lacks (missing ones
+    are carved out of train)."""
     seq_len: int = 256
     """Tokens per training example; the stream is packed into blocks of seq_len + 1."""
     num_proc: int = 2

@@ -1,0 +1,202 @@
+"""Stage 3, `retlab data tokenize`: tokenize every split in parallel and pack it into blocks of seq_len + 1.
+
+Output: runs/<name>/data/packed/<split>.bin, a flat uint16/uint32 array viewed as (blocks, seq_len + 1), with
+<split>.json (documents, tokens, blocks, remainder_tokens, dtype, tokenizer hash) and info.json (DataInfo).
+Documents are joined into one stream with <eos> after each and cut into consecutive blocks; only the final
+partial block is dropped (its size is recorded). Workers read line-aligned byte ranges of the split's JSONL
+and return token arrays that the main process appends to the file in order, so memory stays bounded by a
+few chunks whatever the corpus size."""
+
+import itertools
+import json
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..layout import RunLayout
+from ..utils.files import atomic_dir, atomic_write_json
+from ..utils.stage import fingerprint, is_up_to_date, mark_done, stamp_info
+from .download import download, splits_dir
+from .info import SPLITS, DataInfo, token_dtype
+from .tokenizer import tokenizer_dir, tokenizer_hash, train_tokenizer
+
+_TOKENIZER = None  # per worker process
+_EOS = 0
+_DTYPE = np.dtype(np.uint16)
+
+
+def packed_dir(cfg) -> Path:
+    return RunLayout.of(cfg).data / "packed"
+
+
+def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk_bytes` that start and end on line boundaries."""
+    size = path.stat().st_size
+    bounds = [0]
+    with open(path, "rb") as f:
+        while bounds[-1] + chunk_bytes < size:
+            f.seek(bounds[-1] + chunk_bytes)
+            f.readline()
+            if f.tell() >= size:
+                break
+            bounds.append(f.tell())
+    bounds.append(size)
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _init_worker(tokenizer_json: str, eos: int, dtype: str) -> None:
+    from tokenizers import Tokenizer
+
+    global _TOKENIZER, _EOS, _DTYPE
+    _TOKENIZER, _EOS, _DTYPE = Tokenizer.from_str(tokenizer_json), eos, np.dtype(dtype)
+
+
+def encode_documents(docs: list[str]) -> np.ndarray:
+    """Token ids of `docs` with <eos> after each, as one flat array (uses the worker's tokenizer)."""
+    ids = [e.ids for e in _TOKENIZER.encode_batch(docs, add_special_tokens=False)]
+    for doc_ids in ids:
+        doc_ids.append(_EOS)
+    n = sum(map(len, ids))
+    return np.fromiter(itertools.chain.from_iterable(ids), dtype=_DTYPE, count=n)
+
+
+def _encode_range(task: tuple[str, int, int]) -> tuple[np.ndarray, int, int]:
+    path, start, end = task
+    with open(path, "rb") as f:
+        f.seek(start)
+        lines = f.read(end - start).decode("utf-8").splitlines()
+    docs = [json.loads(line)["text"] for line in lines if line]
+    return encode_documents(docs), len(docs), end - start
+
+
+def _tasks(path: Path, num_proc: int) -> list[tuple[str, int, int]]:
+    chunk = int(min(max(path.stat().st_size / (8 * num_proc), 64 << 10), 4 << 20))
+    return [(str(path), a, b) for a, b in line_chunks(path, chunk)]
+
+
+def pack_split(
+    jsonl: Path, out_bin: Path, block_len: int, dtype: np.dtype, pool=None, num_proc: int = 1, desc: str = ""
+) -> dict:
+    """Tokenize one split's JSONL into `out_bin` and cut it to whole blocks; returns its counts.
+    Needs `_init_worker` to have run in this process (and in `pool`'s workers)."""
+    from tqdm.auto import tqdm
+
+    tasks = _tasks(jsonl, num_proc)
+    results = pool.imap(_encode_range, tasks) if pool else map(_encode_range, tasks)
+    tokens = documents = 0
+    with (
+        open(out_bin, "wb") as f,
+        tqdm(total=jsonl.stat().st_size, unit="B", unit_scale=True, desc=desc, disable=None) as bar,
+    ):
+        for arr, n_docs, n_bytes in results:
+            f.write(arr.tobytes())
+            tokens += len(arr)
+            documents += n_docs
+            bar.update(n_bytes)
+    blocks, remainder = divmod(tokens, block_len)
+    os.truncate(
+        out_bin, blocks * block_len * np.dtype(dtype).itemsize
+    )  # the final partial block is the only text dropped
+    return {
+        "documents": documents,
+        "tokens": tokens,
+        "blocks": blocks,
+        "block_len": block_len,
+        "remainder_tokens": remainder,
+    }
+
+
+def _pool(num_proc: int, tokenizer_json: str, eos: int, dtype: np.dtype):
+    _init_worker(tokenizer_json, eos, dtype.name)  # the in-process path (num_proc == 1) uses it too
+    if num_proc <= 1:
+        return None
+    # Fork is fast (no re-import of torch); workers must not also spawn Rust threads each.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    return ctx.Pool(num_proc, initializer=_init_worker, initargs=(tokenizer_json, eos, dtype.name))
+
+
+def tokenize(cfg, force: bool = False) -> DataInfo:
+    """Stage 3: pack every split into runs/<name>/data/packed/ (cached) and return its DataInfo."""
+    if cfg.data.source == "mqar":
+        raise ConfigError("data.source", "mqar is generated, not tokenized", "run `retlab train` directly")
+    if cfg.tokenizer.path:  # otherwise training the tokenizer runs the download
+        download(cfg)
+    train_tokenizer(cfg)
+    out, tok_dir = packed_dir(cfg), tokenizer_dir(cfg)
+    up_fp = [stamp_info(splits_dir(cfg))["fingerprint"], stamp_info(tok_dir)["fingerprint"]]
+    fp = fingerprint("tokenize", 1, up_fp, cfg.data.seq_len)
+    if not force and is_up_to_date(out, fp):
+        print(f"tokenize: up to date ({out}); --force reruns")
+        return DataInfo.load(out)
+    tok = stamp_info(tok_dir)
+    dtype = token_dtype(tok["vocab_size"])
+    info_common = {
+        "dtype": dtype.name,
+        "seq_len": cfg.data.seq_len,
+        "tokenizer_hash": tokenizer_hash(tok_dir),
+        "vocab_size": tok["vocab_size"],
+    }
+    t0, counts = time.perf_counter(), {}
+    pool = _pool(
+        cfg.data.num_proc,
+        (tok_dir / "tokenizer.json").read_text(encoding="utf-8"),
+        tok["eos_token_id"],
+        dtype,
+    )
+    try:
+        with atomic_dir(out) as tmp:
+            for split in SPLITS:
+                jsonl = splits_dir(cfg) / f"{split}.jsonl"
+                c = pack_split(
+                    jsonl,
+                    tmp / f"{split}.bin",
+                    cfg.data.seq_len + 1,
+                    dtype,
+                    pool,
+                    cfg.data.num_proc,
+                    f"tokenize {split}",
+                )
+                counts[split] = c
+                atomic_write_json(tmp / f"{split}.json", {"split": split, **c, **info_common})
+            info = _info(cfg, tok, tok_dir, tmp)
+            info.save()
+            mark_done(tmp, fp, **{s: c["tokens"] for s, c in counts.items()})
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    _report(counts, time.perf_counter() - t0, cfg.data.seq_len, out)
+    return DataInfo.load(out)
+
+
+def _info(cfg, tok: dict, tok_dir: Path, data_dir: Path) -> DataInfo:
+    ids = {k: tok[k] for k in ("pad_token_id", "bos_token_id", "eos_token_id")}
+    return DataInfo(
+        vocab_size=tok["vocab_size"],
+        seq_len=cfg.data.seq_len,
+        tokenizer_dir=tok_dir.resolve(),
+        data_dir=data_dir,
+        **ids,
+    )
+
+
+def _report(counts: dict, seconds: float, seq_len: int, out: Path) -> None:
+    for split, c in counts.items():
+        if c["blocks"] == 0:
+            print(
+                f"tokenize: warning: {split} has {c['tokens']:,} tokens, less than one block of {seq_len + 1}; lower data.seq_len"
+            )
+    parts = [
+        f"{s} {c['tokens']:,} tokens = {c['blocks']:,} blocks + {c['remainder_tokens']:,} dropped"
+        for s, c in counts.items()
+    ]
+    total = sum(c["tokens"] for c in counts.values())
+    print(f"tokenize: {'; '.join(parts)}")
+    print(
+        f"tokenize: {total:,} tokens in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} tokens/s) -> {out}"
+    )

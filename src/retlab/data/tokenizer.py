@@ -1,0 +1,156 @@
+"""Stage 2, `retlab data tokenizer`: a byte-level BPE trained on the train split only, or an existing tokenizer.
+
+Output: runs/<name>/tokenizer/, a PreTrainedTokenizerFast directory (AutoTokenizer.from_pretrained loads it).
+Trained tokenizers reserve <pad>=0, <bos>=1, <eos>=2, <unk>=3. Byte-level BPE covers every byte, so
+decode(encode(text)) == text and <unk> is never produced from text."""
+
+import dataclasses
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..layout import RunLayout
+from ..utils.stage import file_digest, fingerprint, is_up_to_date, mark_done, stamp_info
+from .download import download, iter_documents, split_meta, splits_dir
+
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
+_BYTES_PER_TOKEN_SAMPLE = 8_000_000  # measure bytes/token on at most this much validation text
+
+
+def bpe_from_documents(
+    docs: Iterable[str], vocab_size: int, min_frequency: int = 2, length: int | None = None
+):
+    """Train a byte-level BPE (`tokenizers.Tokenizer`) on `docs` with retlab's special tokens first."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(docs, trainer=trainer, length=length)
+    return tok
+
+
+def to_hf(tok):
+    """Wrap a `tokenizers.Tokenizer` as a PreTrainedTokenizerFast that round-trips text exactly."""
+    from transformers import PreTrainedTokenizerFast
+
+    pad, bos, eos, unk = SPECIAL_TOKENS
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token=pad,
+        bos_token=bos,
+        eos_token=eos,
+        unk_token=unk,
+        clean_up_tokenization_spaces=False,  # the default would turn "a ." into "a." on decode
+        model_max_length=1 << 30,
+    )
+
+
+def load_tokenizer(path: str | Path):
+    """A Hugging Face tokenizer from a directory (e.g. runs/<name>/tokenizer) or a Hub name."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(
+            "tokenizer.path",
+            f"cannot load a tokenizer from '{path}': {first}",
+            "give a tokenizer directory or a cached Hub name",
+        ) from None
+
+
+def special_ids(tok) -> dict[str, int]:
+    """pad/bos/eos ids; a tokenizer without pad or bos (e.g. GPT-2) uses eos for them."""
+    eos = tok.eos_token_id
+    if eos is None:
+        raise ConfigError(
+            "tokenizer.path",
+            "the tokenizer has no eos token, needed between packed documents",
+            "use a tokenizer with an eos token",
+        )
+    pad = tok.pad_token_id if tok.pad_token_id is not None else eos
+    bos = tok.bos_token_id if tok.bos_token_id is not None else eos
+    return {"pad_token_id": pad, "bos_token_id": bos, "eos_token_id": eos}
+
+
+def bytes_per_token(tok, docs: Iterable[str], batch: int = 1000) -> float:
+    """UTF-8 bytes per token over `docs` (a compression measure comparable across tokenizers)."""
+    backend = tok.backend_tokenizer
+    n_bytes = n_tokens = 0
+    it = iter(docs)
+    while n_bytes < _BYTES_PER_TOKEN_SAMPLE and (chunk := list(itertools.islice(it, batch))):
+        n_bytes += sum(len(d.encode("utf-8")) for d in chunk)
+        n_tokens += sum(len(e.ids) for e in backend.encode_batch(chunk, add_special_tokens=False))
+    return n_bytes / max(n_tokens, 1)
+
+
+def tokenizer_dir(cfg) -> Path:
+    return RunLayout.of(cfg).tokenizer
+
+
+def tokenizer_hash(path: str | Path) -> str:
+    return file_digest(Path(path) / "tokenizer.json")[:16]
+
+
+def _existing_fingerprint(path: str) -> str:
+    p = Path(path).expanduser()
+    if p.is_dir():
+        digests = sorted((f.name, file_digest(f)) for f in p.iterdir() if f.is_file())
+        return fingerprint("tokenizer-path", str(p.resolve()), digests)
+    if p.exists() or path.startswith((".", "/", "~")):
+        raise ConfigError(
+            "tokenizer.path", f"'{path}' is not a tokenizer directory", "give a directory with tokenizer.json"
+        )
+    return fingerprint("tokenizer-hub", path)
+
+
+def train_tokenizer(cfg, force: bool = False) -> Path:
+    """Stage 2: train (or copy in) the run's tokenizer into runs/<name>/tokenizer/ (cached)."""
+    if cfg.data.source == "mqar":
+        raise ConfigError("data.source", "mqar needs no tokenizer", "run `retlab train` directly")
+    out, t = tokenizer_dir(cfg), cfg.tokenizer
+    if t.path:
+        fp = fingerprint("tokenizer", 1, _existing_fingerprint(t.path))
+    else:
+        download(cfg)
+        fp = fingerprint("tokenizer", 1, stamp_info(splits_dir(cfg))["fingerprint"], dataclasses.asdict(t))
+    if not force and is_up_to_date(out, fp):
+        print(f"tokenizer: up to date ({out}); --force retrains")
+        return out
+    from ..utils.files import atomic_dir
+
+    if t.path:
+        hf = load_tokenizer(t.path)
+    else:
+        n_train = split_meta(splits_dir(cfg))["splits"]["train"]["documents"]
+        print(f"tokenizer: training byte-level BPE (vocab {t.vocab_size}) on {n_train:,} train documents")
+        hf = to_hf(
+            bpe_from_documents(
+                iter_documents(splits_dir(cfg), "train"), t.vocab_size, t.min_frequency, n_train
+            )
+        )
+    with atomic_dir(out) as tmp:
+        hf.save_pretrained(tmp)
+        mark_done(tmp, fp, vocab_size=len(hf), **special_ids(hf))
+    _report(hf, cfg, out)
+    return out
+
+
+def _report(hf, cfg, out: Path) -> None:
+    val = splits_dir(cfg) / "validation.jsonl"
+    bpt = (
+        f", {bytes_per_token(hf, iter_documents(splits_dir(cfg), 'validation')):.2f} bytes/token on validation"
+        if val.is_file()
+        else ""
+    )
+    print(f"tokenizer: vocab size {len(hf):,}{bpt} -> {out}")
