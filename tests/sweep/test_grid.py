@@ -56,3 +56,26 @@ def test_bad_grids_name_the_field_and_the_fix(grid, message):
 def test_colliding_short_names_use_full_keys():
     pid = point_id({"tokenizer.vocab_size": 512, "data.mqar.vocab_size": 64, "train.lr": 0.001})
     assert pid == "tokenizer.vocab_size=512_data.mqar.vocab_size=64_lr=0.001"
+
+
+def test_shipped_sweep_configs(tmp_path):
+    from pathlib import Path
+
+    from retlab.config.loader import load_config, validate
+    from retlab.sweep.grid import get_dotted
+    from retlab.sweep.trial import make_trials
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_config(repo / "configs/sweep-original-study.yaml")
+    assert validate_grid(cfg.sweep.grid) == ORIGINAL
+    specs = make_trials(cfg, expand_grid(ORIGINAL), tmp_path)
+    assert len(specs) == 72 * 2 * 3 and len({s.trial_id for s in specs}) == len(specs)
+    for s in specs:  # every combination is a valid run config carrying its values
+        validate(s.cfg)
+        assert all(get_dotted(s.cfg, k) == v for k, v in s.point.items())
+        assert (s.cfg.model.arch, s.cfg.seed, s.cfg.compare) == (s.arch, s.seed, [s.arch])
+    small = load_config(repo / "configs/sweep-small.yaml")
+    assert len(expand_grid(validate_grid(small.sweep.grid))) == 8 and small.sweep.compare == [
+        "retnet",
+        "transformer",
+    ]

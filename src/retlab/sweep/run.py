@@ -80,7 +80,7 @@ def _run(
         loss = result.get("test_loss")
         what = f"test_loss={loss:.4f}" if isinstance(loss, float) else result.get("error", "")
         print(
-            f"  [{finished}/{len(todo)}] {result['trial_id']}: {result['status']} {what} "
+            f"  [{finished}/{len(todo)}] {result['trial']}: {result['status']} {what} "
             f"({time.time() - t0:.0f} s elapsed)",
             flush=True,
         )

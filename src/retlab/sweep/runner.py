@@ -106,7 +106,7 @@ def _record_crashed_workers(grid, by_id: dict[str, TrialSpec], on_done: OnDone) 
         if result.error is None or spec is None or status(spec) != "pending":
             continue
         atomic_write_text(spec.error_path, f"Ray trial error: {result.error!r}\n")
-        on_done({"trial_id": spec.trial_id, "status": "failed", "error": repr(result.error)})
+        on_done({"trial": spec.trial_id, "status": "failed", "error": repr(result.error)})
 
 
 def _completion_callback(on_done: OnDone):

@@ -129,9 +129,9 @@ def run_trial(spec: TrialSpec, trial_fn: TrialFn, log: bool = False) -> dict:
                 atomic_write_json(spec.metrics_path, metrics)
     except Exception as e:  # noqa: BLE001  (recorded and reported; the sweep goes on)
         atomic_write_text(spec.error_path, traceback.format_exc())
-        return {"trial_id": spec.trial_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}
+        return {"trial": spec.trial_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}
     result = {k: v for k, v in (load_metrics(spec) or {}).items() if isinstance(v, int | float)}
-    return {"trial_id": spec.trial_id, "status": "done", "trial_time_s": time.time() - t0, **result}
+    return {"trial_time_s": time.time() - t0, **result, "trial": spec.trial_id, "status": "done"}
 
 
 def link_shared(spec: TrialSpec) -> None:
