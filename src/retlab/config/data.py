@@ -9,11 +9,12 @@ class MQARConfig:
     """Multi-query associative recall (Zoology, Arora et al. 2023): a synthetic recall task, no download."""
 
     vocab_size: int = 256
-    """Token vocabulary of the task (keys and values are drawn from it)."""
+    """Token vocabulary of the task: ids 0-3 are reserved (pad=0, bos=1, eos=2), keys come from the lower half of
+    the rest and values from the upper half."""
     num_kv_pairs: list[int] = field(default_factory=lambda: [4, 8])
     """Numbers of key-value pairs per sequence; examples are spread evenly over them."""
     num_queries: int | None = None
-    """Queries per sequence (default: as many as key-value pairs)."""
+    """Queries per sequence, each a key seen earlier followed by its value (default: one per key-value pair)."""
     train_examples: int = 2000
     """Training sequences to generate."""
     val_examples: int = 200

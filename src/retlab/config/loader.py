@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import difflib
 import inspect
+import json
 import re
 import types
 import typing
@@ -134,11 +135,12 @@ def describe_type(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def suggest(key: str) -> str:
+def suggest(key: str, flag: bool = False) -> str:
     """A hint for an unknown dotted key: the original-study mapping, a same-named field elsewhere, or the closest."""
+    name = (lambda k: f"`--{k}`") if flag else (lambda k: f"`{k}`")
     leaf = key.rsplit(".", 1)[-1]
     if ORIGINAL_STUDY_KEYS.get(leaf):
-        return f"the original study's `{leaf}` is `{ORIGINAL_STUDY_KEYS[leaf]}`"
+        return f"the original study's `{leaf}` is {name(ORIGINAL_STUDY_KEYS[leaf])}"
     keys = sorted(leaf_fields())
     same_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf]
     close = same_leaf or difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
@@ -147,7 +149,7 @@ def suggest(key: str) -> str:
         in_section = [k for k in keys if k.startswith(section + ".")]
         close = difflib.get_close_matches(key, in_section, n=1, cutoff=0.3)
     if close:
-        return f"did you mean `{close[0]}`?"
+        return f"did you mean {name(close[0])}?"
     return "see configs/template.yaml for every field"
 
 
@@ -208,11 +210,22 @@ def _flags(args: list[str]) -> list[str]:
     return [a[2:].split("=", 1)[0] for a in args if a.startswith("--")]
 
 
+def _listify(args: list[str]) -> list[str]:
+    """`--data.path a.txt,b.txt` -> `--data.path ["a.txt", "b.txt"]` for list fields given without brackets."""
+    fields, out = leaf_fields(), list(args)
+    for i, arg in enumerate(out[:-1]):
+        key = arg[2:] if arg.startswith("--") else None
+        value = out[i + 1]
+        if key in fields and typing.get_origin(fields[key]) is list and not value.lstrip().startswith("["):
+            out[i + 1] = json.dumps([v.strip() for v in value.split(",")])
+    return out
+
+
 def check_cli_args(args: list[str]) -> None:
     valid = all_keys()
     for key in _flags(args):
         if key not in valid:
-            raise ConfigError(f"--{key}", "unknown option", suggest(key).replace("`", "`--", 1))
+            raise ConfigError(f"--{key}", "unknown option", suggest(key, flag=True))
 
 
 # ---------------------------------------------------------------- parsing
@@ -243,7 +256,7 @@ def _condense(err: Exception) -> ConfigError:
     unknown = re.search(r"unrecognized arguments: (\S+)", msg)
     if unknown:
         flag = unknown.group(1)
-        return ConfigError(flag, "unknown option", suggest(flag.lstrip("-")))
+        return ConfigError(flag, "unknown option", suggest(flag.lstrip("-"), flag=True))
     return ConfigError("", msg.strip().splitlines()[0], "see `retlab <command> --help`")
 
 
@@ -272,7 +285,7 @@ def load_config(
                 raise ConfigError(key, "unknown key", suggest(key))
             set_dotted(data, key, value)
     elif overrides:
-        cli = [str(a) for a in overrides]
+        cli = _listify([str(a) for a in overrides])
         check_cli_args(cli)
     from jsonargparse import ArgumentError
 

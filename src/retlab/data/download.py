@@ -9,6 +9,7 @@ import dataclasses
 import glob
 import json
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -144,48 +145,54 @@ def local_sources(cfg) -> tuple[dict[str, DocSource], list[Path]]:
 # ---------------------------------------------------------------- Hugging Face Hub
 
 
-def _hub_unreachable(e: Exception) -> bool:
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get(
-        "HF_DATASETS_OFFLINE", "0"
-    ) not in ("0", "")
-    text = f"{type(e).__name__} {e}".lower()
-    return offline or any(
-        w in text for w in ("offline", "connect", "resolve", "network", "timed out", "unreachable")
+def _offline() -> bool:
+    return any(
+        os.environ.get(v, "0").lower() not in ("0", "", "false")
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
     )
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP probe, so an offline machine gets one line now instead of minutes of retries."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # a proxy may reach what a direct connection cannot
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def hub_sources(cfg) -> dict[str, DocSource]:
     d = cfg.data
     label = d.name + (f"/{d.subset}" if d.subset else "")
+    if not _offline() and not _hub_reachable():
+        # Offline mode still loads a dataset that is in the local cache.
+        os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
     try:
         import datasets
 
         ds = datasets.load_dataset(d.name, d.subset)
     except Exception as e:  # noqa: BLE001 - any failure here is reported as one line
-        fix = f"use local files: --data.source local --data.path 'corpus/*.txt' (download '{label}' where the Hub is reachable)"
-        if _hub_unreachable(e):
-            raise ConfigError(
-                "data.name",
-                f"cannot reach the Hugging Face Hub to load '{label}' (offline or no network; not cached)",
-                fix,
-            ) from None
+        fix = "use local files instead: --data.source local --data.path 'corpus/*.txt'"
+        if _offline():
+            problem = f"cannot reach the Hugging Face Hub to load '{label}' (offline) and it is not in the local cache"
+            raise ConfigError("data.name", problem, fix) from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(
             "data.name",
             f"could not load Hub dataset '{label}': {first}",
-            "check data.name and data.subset, or " + fix,
+            "check data.name/data.subset or " + fix,
         ) from None
     sources = {}
     for split, aliases in _HUB_SPLIT_NAMES.items():
         name = next((a for a in aliases if a in ds), None)
         if name is None:
             continue
-        if d.text_field not in ds[name].column_names:
-            raise ConfigError(
-                "data.text_field",
-                f"'{d.text_field}' is not a column of '{label}' (columns: {', '.join(ds[name].column_names)})",
-                "set --data.text_field",
-            )
+        columns = ds[name].column_names
+        if d.text_field not in columns:
+            problem = f"'{d.text_field}' is not a column of '{label}' (columns: {', '.join(columns)})"
+            raise ConfigError("data.text_field", problem, "set --data.text_field")
         sources[split] = _hub_split_source(ds[name], d.text_field)
     if "train" not in sources:
         raise ConfigError(

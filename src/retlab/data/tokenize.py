@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.files import atomic_dir, atomic_write_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done, stamp_info
@@ -122,8 +121,10 @@ def _pool(num_proc: int, tokenizer_json: str, eos: int, dtype: np.dtype):
 
 def tokenize(cfg, force: bool = False) -> DataInfo:
     """Stage 3: pack every split into runs/<name>/data/packed/ (cached) and return its DataInfo."""
-    if cfg.data.source == "mqar":
-        raise ConfigError("data.source", "mqar is generated, not tokenized", "run `retlab train` directly")
+    if cfg.data.source == "mqar":  # the synthetic task needs no tokenizer: this stage generates it
+        from .mqar import generate
+
+        return generate(cfg, force=force)
     if cfg.tokenizer.path:  # otherwise training the tokenizer runs the download
         download(cfg)
     train_tokenizer(cfg)

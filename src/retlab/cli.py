@@ -1,0 +1,267 @@
+"""`retlab`: a thin command line over the stage functions. Parses the config, saves it, dispatches.
+
+Stage modules are imported only when their command runs, so `retlab --help` stays fast and a missing optional
+dependency is reported for the one command that needs it."""
+
+import difflib
+import json
+import sys
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+from .errors import RetlabError
+
+USAGE = "retlab <command> [--config FILE] [--section.field VALUE ...] [--print_config] [--force]"
+
+
+@dataclass(frozen=True)
+class Command:
+    target: str
+    """`module:function` called with the resolved config."""
+    help: str
+    call: str = "force"
+    """How the target is called: `force` fn(cfg, force=...), `plain` fn(cfg), `runs` fn(cfg, runs)."""
+    saves: str | None = "run"
+    """Where the resolved config is saved: `run` (runs/<name>/config.yaml), a run subfolder, or nowhere."""
+
+
+COMMANDS: dict[str, Command] = {
+    "data download": Command(
+        "retlab.data.download:download",
+        "Fetch the dataset (Hub or local files) and split it into train/validation/test.",
+    ),
+    "data tokenizer": Command(
+        "retlab.data.tokenizer:train_tokenizer",
+        "Train the byte-level BPE on the train split (or copy in tokenizer.path).",
+    ),
+    "data tokenize": Command(
+        "retlab.data.tokenize:tokenize",
+        "Tokenize and pack every split into blocks of seq_len + 1 (MQAR: generate it).",
+    ),
+    "train": Command(
+        "retlab.training.train:train", "Train one architecture (model.arch) and test its best checkpoint."
+    ),
+    "run": Command(
+        "retlab.pipeline:run", "Everything: data, train each architecture in `compare`, evaluate, report."
+    ),
+    "eval": Command(
+        "retlab.evaluation.evaluate:evaluate",
+        "Perplexity, lm-eval tasks and MQAR accuracy of trained models.",
+        saves="eval",
+    ),
+    "generate": Command(
+        "retlab.evaluation.generate:generate",
+        "Continue prompts with a trained model (--prompt TEXT, repeatable).",
+        "plain",
+        None,
+    ),
+    "bench infer": Command(
+        "retlab.bench.infer:bench_infer",
+        "Decoding latency, throughput and memory versus context length.",
+        "plain",
+        "bench",
+    ),
+    "bench train": Command(
+        "retlab.bench.train:bench_train",
+        "Training-step speed and memory versus sequence length.",
+        "plain",
+        "bench",
+    ),
+    "report": Command(
+        "retlab.report.report:build_report",
+        "HTML and Markdown report comparing runs: retlab report RUN [RUN ...].",
+        "runs",
+        None,
+    ),
+    "sweep": Command(
+        "retlab.sweep.run:sweep", "Grid search over any config fields (Ray Tune or sequential).", "plain"
+    ),
+}
+GROUPS = {"data", "bench"}
+
+
+def top_help() -> str:
+    width = max(len(name) for name in COMMANDS) + 2
+    lines = [
+        f"usage: {USAGE}",
+        "",
+        "Train, evaluate and compare Retentive Networks and Transformers as language models from one YAML config.",
+        "",
+        "commands:",
+        *(f"  {name:<{width}}{c.help}" for name, c in COMMANDS.items()),
+        "",
+        "options of every command:",
+        "  --config FILE          YAML config (see configs/template.yaml); fields left out keep their defaults",
+        "  --section.field VALUE  override one field, e.g. --train.lr 3e-4 (beats the YAML file)",
+        "  --print_config         print the fully resolved config and exit",
+        "  --force                rerun stages that are up to date",
+        "",
+        "`retlab <command> --help` lists every config field with its meaning.",
+    ]
+    return "\n".join(lines)
+
+
+def _command_name(argv: list[str]) -> tuple[str, list[str]]:
+    first = argv[0]
+    name = f"{first} {argv[1]}" if first in GROUPS and len(argv) > 1 else first
+    if name in COMMANDS:
+        return name, argv[len(name.split()) :]
+    if first in GROUPS:
+        subs = [n.split()[1] for n in COMMANDS if n.startswith(first + " ")]
+        raise RetlabError(f"`retlab {first}` needs a subcommand: {', '.join(subs)}")
+    close = difflib.get_close_matches(first, [n.split()[0] for n in COMMANDS], n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    raise RetlabError(f"unknown command '{first}'{hint}; `retlab --help` lists the commands")
+
+
+@dataclass
+class Invocation:
+    config: str | None = None
+    print_config: bool = False
+    force: bool = False
+    help: bool = False
+    prompts: list[str] | None = None
+    positionals: list[str] | None = None
+    overrides: list[str] | None = None
+
+
+def parse_invocation(name: str, args: list[str]) -> Invocation:
+    """Split the arguments of a command into its own options, positionals and `--section.field value` overrides."""
+    inv = Invocation(positionals=[], overrides=[])
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        key, eq, inline = arg.partition("=")
+        if arg in ("-h", "--help"):
+            inv.help = True
+        elif arg in ("--print_config", "--print-config"):
+            inv.print_config = True
+        elif arg == "--force":
+            inv.force = True
+        elif key in ("--config", "--prompt") or key.startswith("--"):
+            if not eq:
+                if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                    raise RetlabError(f"{key}: needs a value (e.g. {key} VALUE)")
+                i += 1
+                inline = args[i]
+            if key == "--config":
+                inv.config = inline
+            elif key == "--prompt" and name == "generate":
+                inv.prompts = (inv.prompts or []) + [inline]
+            else:
+                inv.overrides += [key, inline]
+        elif name == "report":
+            inv.positionals.append(arg)
+        else:
+            raise RetlabError(f"unexpected argument '{arg}' (options look like --train.lr 3e-4)")
+        i += 1
+    return inv
+
+
+def command_help(name: str) -> str:
+    """`retlab <command> --help`: the command's options and every config field with its docstring."""
+    from jsonargparse import ArgumentParser, set_parsing_settings
+
+    from .config import RetlabConfig
+
+    set_parsing_settings(docstring_parse_attribute_docstrings=True)
+    cmd = COMMANDS[name]
+    runs = " RUN [RUN ...]" if name == "report" else ""
+    parser = ArgumentParser(
+        prog=f"retlab {name}",
+        usage=f"retlab {name}{runs} [--config FILE] [--section.field VALUE ...]",
+        description=cmd.help,
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML config; fields left out keep their defaults.")
+    parser.add_argument(
+        "--print_config", action="store_true", help="Print the fully resolved config and exit."
+    )
+    parser.add_argument("--force", action="store_true", help="Rerun stages even when they are up to date.")
+    if name == "generate":
+        parser.add_argument(
+            "--prompt",
+            metavar="TEXT",
+            action="append",
+            help="A prompt (repeatable); replaces generate.prompts.",
+        )
+    parser.add_class_arguments(RetlabConfig, nested_key=None, as_group=False)
+    return parser.format_help()
+
+
+def resolve_target(name: str):
+    """Import `module:function` of a command, turning a missing module into a one-line error."""
+    module, func = COMMANDS[name].target.split(":")
+    try:
+        return getattr(import_module(module), func)
+    except ModuleNotFoundError as e:
+        if e.name and module.startswith(e.name):
+            raise RetlabError(
+                f"`retlab {name}` is not available in this installation ({module} is missing)"
+            ) from None
+        raise RetlabError(f"`retlab {name}` needs the package '{e.name}', which is not installed") from None
+
+
+def save_resolved(name: str, cfg) -> Path | None:
+    """Record the config a command ran with in the run folder (eval and bench keep theirs beside their results)."""
+    from .config.loader import save_config
+    from .layout import RunLayout
+
+    where = COMMANDS[name].saves
+    if where is None:
+        return None
+    root = RunLayout.of(cfg).root
+    return save_config(cfg, root / "config.yaml" if where == "run" else root / where / "config.yaml")
+
+
+def run_command(name: str, args: list[str]) -> int:
+    inv = parse_invocation(name, args)
+    if inv.help:
+        print(command_help(name))
+        return 0
+    from .config.loader import dump_yaml, load_config
+
+    overrides = list(inv.overrides)
+    if inv.prompts:
+        overrides += ["--generate.prompts", json.dumps(inv.prompts)]
+    cfg = load_config(inv.config, overrides)
+    if inv.print_config:
+        print(dump_yaml(cfg), end="")
+        return 0
+    if name == "report" and not inv.positionals:
+        raise RetlabError("report: needs one or more run folders (retlab report runs/a runs/b)")
+    fn = resolve_target(name)
+    save_resolved(name, cfg)
+    call = COMMANDS[name].call
+    if call == "runs":
+        fn(cfg, inv.positionals)
+    elif call == "plain":
+        fn(cfg)
+    else:
+        fn(cfg, force=inv.force)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(top_help())
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(f"retlab {__version__}")
+        return 0
+    try:
+        name, rest = _command_name(argv)
+        return run_command(name, rest)
+    except RetlabError as e:
+        print(f"retlab: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("retlab: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
