@@ -71,6 +71,10 @@ def test_resume_skips_finished_and_reruns_failed_and_interrupted(tmp_path):
     forced = Recorder()
     sweep(cfg, force=True, trial_fn=forced)
     assert len(forced.calls) == 16
+    cfg.train.batch_size = 8  # the base config changed: every earlier result is stale
+    changed = Recorder()
+    sweep(cfg, trial_fn=changed)
+    assert len(changed.calls) == 16
 
 
 def test_csv_stays_whole_after_a_crash(tmp_path, monkeypatch):

@@ -33,8 +33,8 @@ PATH_LISTS = ("path", "val_path", "test_path")
 def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = None) -> Path:
     """Run the sweep described by `cfg.sweep` over the base config `cfg`; returns the `sweep/` results folder.
 
-    Finished trials (their metrics.json exists) are skipped, failed and interrupted ones run again; `force`
-    forgets every finished trial first. `trial_fn` replaces real training (for tests of the mechanics); by
+    Finished trials (their metrics.json exists) are skipped, failed and interrupted ones run again, and so do
+    trials whose config changed since they ran; `force` retrains every trial. `trial_fn` replaces real training (for tests of the mechanics); by
     default each trial is `retlab.training.train.train` on shared, prepared data, with the architectures after
     the first parameter-matched to it at every point."""
     grid = validate_grid(cfg.sweep.grid)
@@ -48,9 +48,8 @@ def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = Non
         infos = share_data(specs, layout.root / "shared")
         match_parameters_at_points(specs, cfg.sweep.compare, infos)
         trial_fn = train_trial
-    if force:
-        for spec in specs:
-            spec.metrics_path.unlink(missing_ok=True)
+    for spec in specs:
+        spec.force = force or status(spec) == "stale"
     save_config(cfg, layout.config)
     _run(cfg, specs, trial_fn, list(grid), layout)
     return layout.sweep
@@ -60,11 +59,13 @@ def _run(
     cfg: RetlabConfig, specs: list[TrialSpec], trial_fn: TrialFn, keys: list[str], layout: RunLayout
 ) -> None:
     scfg = cfg.sweep
-    todo = [s for s in specs if status(s) != "done"]
+    todo = [s for s in specs if s.force or status(s) != "done"]
+    stale = sum(status(s) == "stale" for s in specs)
     print(
         f"sweep {cfg.name}: {len(specs)} trials ({len(specs) // len(scfg.compare) // len(scfg.seeds)} points x "
         f"{len(scfg.compare)} archs x {len(scfg.seeds)} seeds), {len(specs) - len(todo)} already done, "
-        f"running {len(todo)} on backend {scfg.backend}",
+        f"running {len(todo)} on backend {scfg.backend}"
+        + (f" ({stale} because their config changed since they ran)" if stale else ""),
         flush=True,
     )
 
@@ -170,7 +171,8 @@ def share_data(specs: list[TrialSpec], root: Path) -> dict[str, object]:
 def match_parameters_at_points(specs: list[TrialSpec], compare: list[str], infos: dict[str, object]) -> None:
     """At every (point, seed), fix the first architecture's intermediate_size and, when `model.match_parameters`,
     size every other architecture's intermediate_size to match its parameter count (as `retlab run` does)."""
-    from ..models import build_config, match_parameters
+    from ..models.factory import build_config
+    from ..models.sizing import match_parameters
 
     def hf_config(spec: TrialSpec):
         info = infos[spec.trial_id]

@@ -13,6 +13,7 @@ from ..utils.files import atomic_write_text
 from .trial import TrialFn, TrialSpec, run_trial, status
 
 OnDone = Callable[[dict], None]
+PASS_ENV = ("TOKENIZERS_PARALLELISM", "TRANSFORMERS_OFFLINE", "WANDB_MODE")
 
 
 def run_sequential(specs: list[TrialSpec], trial_fn: TrialFn, on_done: OnDone) -> None:
@@ -24,7 +25,8 @@ def run_ray(
     specs: list[TrialSpec], trial_fn: TrialFn, scfg: SweepConfig, storage: Path, on_done: OnDone
 ) -> None:
     """Run the trials as one Ray Tune experiment (a grid over trial ids; the specs travel in the object store).
-    Starts a local Ray (and always shuts it down) unless one is already running or `ray_address` is given."""
+    Starts a local Ray, or joins `ray_address`, and leaves it again (ray.shutdown) even on errors; a Ray this
+    process had already initialised is used as it is and left running."""
     import ray
     from ray import tune
 
@@ -83,7 +85,9 @@ def _init_ray(scfg: SweepConfig) -> bool:
     if ray.is_initialized():
         return False
     if scfg.ray_address:
-        ray.init(address=scfg.ray_address, log_to_driver=False)
+        # Remote workers do not inherit this process's environment: pass on what retlab reads.
+        env = {k: v for k, v in os.environ.items() if k in PASS_ENV or k.startswith(("HF_", "RETLAB_"))}
+        ray.init(address=scfg.ray_address, log_to_driver=False, runtime_env={"env_vars": env})
     else:
         # Workers inherit this process's environment (offline flags, RETLAB_DATA_DIR).
         ray.init(

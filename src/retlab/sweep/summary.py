@@ -8,12 +8,12 @@ from typing import Any
 def summary_markdown(
     title: str, rows: list[dict], trials: list[dict], keys: list[str], compare: list[str]
 ) -> str:
-    counts = {s: sum(t["status"] == s for t in trials) for s in ("done", "failed", "pending")}
+    counts = {s: sum(t["status"] == s for t in trials) for s in ("done", "failed", "pending", "stale")}
     lines = [
         f"# Sweep `{title}`",
         "",
         f"{len(rows)} grid points x {len(compare)} architectures ({', '.join(compare)}) = {len(trials)} trials: "
-        f"{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending. "
+        f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['stale']} pending. "
         "Losses are mean test loss over seeds (+- half-width of the Student-t 95% CI).",
         "",
     ]

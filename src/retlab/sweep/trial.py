@@ -6,11 +6,13 @@
       trial.json                               the point, architecture and seed
       error.txt                                traceback of the last failed attempt (absent once it succeeds)
 
-The trial's `<arch>/metrics.json` is the record that it finished: a re-run sweep skips it; a trial with no
+The trial's `<arch>/metrics.json` is the record that it finished: a re-run sweep skips it, unless trial.json's
+config fingerprint shows it ran with a different config (then it is `stale` and retrained); a trial with no
 metrics (failed or interrupted) runs again."""
 
 import contextlib
 import copy
+import dataclasses
 import os
 import time
 import traceback
@@ -22,6 +24,7 @@ from typing import Any
 from ..config import RetlabConfig, SweepConfig
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json, atomic_write_text, read_json
+from ..utils.stage import fingerprint
 from .grid import point_id, set_dotted
 
 
@@ -42,6 +45,8 @@ class TrialSpec:
     """torch threads for the trial (None: torch's default)."""
     evaluate: bool = False
     """Run `retlab eval` after training."""
+    force: bool = False
+    """Retrain from scratch (`--force`, or the trial's config changed since it last ran)."""
 
     @property
     def dir(self) -> Path:
@@ -99,10 +104,25 @@ def trial_config(cfg: RetlabConfig, point: dict, arch: str, seed: int, root: Pat
 
 
 def status(spec: TrialSpec) -> str:
-    """`done` (metrics.json exists), `failed` (error.txt exists) or `pending` (never run, or interrupted)."""
+    """`done` (metrics.json exists and was made by this very config), `stale` (metrics from a different config,
+    e.g. the base config changed since), `failed` (error.txt exists) or `pending` (never run, or interrupted)."""
     if spec.metrics_path.is_file():
-        return "done"
+        return "done" if _recorded_fingerprint(spec) == config_fingerprint(spec.cfg) else "stale"
     return "failed" if spec.error_path.is_file() else "pending"
+
+
+def config_fingerprint(cfg: RetlabConfig) -> str:
+    """What a trial's result depends on: its whole config except where it is written."""
+    d = dataclasses.asdict(cfg)
+    del d["output_dir"], d["name"]
+    return fingerprint(d)
+
+
+def _recorded_fingerprint(spec: TrialSpec) -> str | None:
+    try:
+        return read_json(spec.dir / "trial.json").get("config_fingerprint")
+    except (OSError, ValueError):
+        return None
 
 
 def load_metrics(spec: TrialSpec) -> dict | None:
@@ -116,6 +136,7 @@ def run_trial(spec: TrialSpec, trial_fn: TrialFn, log: bool = False) -> dict:
     """Run one trial; any exception is recorded in error.txt and returned as a failed result, so one crashed
     trial never stops the sweep. KeyboardInterrupt propagates (the trial stays pending and reruns next time)."""
     spec.error_path.unlink(missing_ok=True)
+    spec.metrics_path.unlink(missing_ok=True)  # this run's result replaces any earlier one
     atomic_write_json(spec.dir / "trial.json", _describe(spec))
     t0 = time.time()
     try:
@@ -151,7 +172,7 @@ def train_trial(spec: TrialSpec) -> dict:
     from ..training.train import train
 
     link_shared(spec)
-    metrics = train(spec.cfg, arch=spec.arch)
+    metrics = train(spec.cfg, arch=spec.arch, force=spec.force)
     if spec.evaluate:
         from ..evaluation.evaluate import evaluate
 
@@ -166,6 +187,7 @@ def _describe(spec: TrialSpec) -> dict:
         "point": spec.point,
         "arch": spec.arch,
         "seed": spec.seed,
+        "config_fingerprint": config_fingerprint(spec.cfg),
     }
 
 
