@@ -22,7 +22,8 @@ from ..utils.files import atomic_write_text
 from . import RetlabConfig
 from .model import Arch
 
-# The original study's YAML keys -> retlab's dotted field (None: no counterpart, see the docs table for why).
+# The original study's YAML keys -> retlab's dotted key (None: no counterpart); docs/config-from-original-study.md
+# explains each (a test keeps the two equal).
 # Used to answer "unknown key 'embed_dim'" with the field to use instead.
 ORIGINAL_STUDY_KEYS: dict[str, str | None] = {
     "embed_dim": "model.hidden_size",
@@ -31,10 +32,12 @@ ORIGINAL_STUDY_KEYS: dict[str, str | None] = {
     "heads": "model.num_heads",
     "layers": "model.num_hidden_layers",
     "dropout": "model.dropout",
+    "activation_dropout": None,
     "model_type": "model.arch",
     "seq_len": "data.seq_len",
     "vocab_size": "tokenizer.vocab_size",
     "learning_rate": "train.lr",
+    "gamma": "train.min_lr_ratio",
     "batch_size": "train.batch_size",
     "betas": "train.betas",
     "weight_decay": "train.weight_decay",
@@ -47,24 +50,30 @@ ORIGINAL_STUDY_KEYS: dict[str, str | None] = {
     "save_top_k": "train.save_top_k",
     "every_n_train_steps": "train.every_n_train_steps",
     "every_n_hours": "train.every_n_minutes",
-    "device": "train.accelerator",
-    "num_devices": "train.devices",
-    "num_nodes": "train.num_nodes",
-    "strategy": "train.strategy",
+    "checkpoints": "train.save_top_k",
     "rand_seed": "seed",
     "splits": "data.splits",
     "dataset_name": "data.name",
     "dataset_subset": "data.subset",
     "dataset_feature": "data.text_field",
+    "root_data_path": "output_dir",
     "raw_dataset_path": "data.path",
     "tokenizer_path": "tokenizer.path",
+    "tokenized_dataset_path": "output_dir",
     "models_path": "output_dir",
+    "tboard_path": "output_dir",
+    "checkpoint_path": "generate.model",
+    "device": "train.accelerator",
+    "num_devices": "train.devices",
+    "num_nodes": "train.num_nodes",
+    "strategy": "train.strategy",
+    "use_slurm": None,
     "tasks": "eval.tasks",
     "nshot": "eval.num_fewshot",
     "gen_len": "generate.max_new_tokens",
     "input_starting_strings": "generate.prompts",
     "test_sequence_lengths": "bench.contexts",
-    "checkpoint_path": "generate.model",
+    "grid_search_out_file": "sweep",
 }
 
 
@@ -141,6 +150,8 @@ def suggest(key: str, flag: bool = False) -> str:
     leaf = key.rsplit(".", 1)[-1]
     if ORIGINAL_STUDY_KEYS.get(leaf):
         return f"the original study's `{leaf}` is {name(ORIGINAL_STUDY_KEYS[leaf])}"
+    if leaf in ORIGINAL_STUDY_KEYS:
+        return f"the original study's `{leaf}` has no retlab counterpart, see docs/config-from-original-study.md"
     keys = sorted(leaf_fields())
     same_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf]
     close = same_leaf or difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
