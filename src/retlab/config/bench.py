@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 class BenchConfig:
     """Settings of `retlab bench infer` and `retlab bench train`."""
 
+    archs: list[str] = field(default_factory=list)
+    """Architectures to benchmark (default: `compare`); parameter-matched to the first when
+    `model.match_parameters`."""
+    use_trained: bool = True
+    """Benchmark the trained `<arch>/best/` exports when they exist (else a random init of the config's size)."""
+    vocab_size: int | None = None
+    """Vocabulary of random-init models (default: the data's: MQAR vocabulary or `tokenizer.vocab_size`)."""
     contexts: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048, 4096, 8192])
     """Context lengths for decoding benchmarks."""
     batch_sizes: list[int] = field(default_factory=lambda: [1, 4])
@@ -17,8 +24,13 @@ class BenchConfig:
     """Untimed decode steps before timing."""
     train_seq_lens: list[int] = field(default_factory=lambda: [512, 1024, 2048, 4096, 8192])
     """Sequence lengths for training-step benchmarks."""
+    train_batch_size: int = 1
+    """Sequences per training step in `bench train`."""
     train_steps: int = 3
-    """Timed training steps per point."""
+    """Timed training steps per point (after one untimed step; median reported)."""
+    memory_limit_gib: float | None = None
+    """Skip points whose estimated memory exceeds this (default: half the available RAM, or 90% of the free
+    GPU memory), instead of letting the operating system kill the run."""
     device: str = "auto"
     """`auto`, `cpu` or `cuda`."""
     dtype: str = "float32"

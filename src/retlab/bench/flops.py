@@ -1,0 +1,98 @@
+"""FLOPs per token, per architecture and sequence-mixing form, and model FLOPs utilisation (MFU).
+
+Conventions (one multiply-add = 2 FLOPs; a training step = forward + backward = 3 x forward):
+
+* Dense layers: every parameter that takes part in a matrix product costs 2 FLOPs per token forward, so
+  training costs 6 * N_matmul per token. N_matmul is the parameter count without the input embedding (a table
+  lookup, not a product) unless it is tied to the output projection. Norm gains are counted too (negligible).
+* Sequence mixing, per layer and token forward, with d = hidden_size, d_v = value_dim, H heads,
+  d_k = d / H and d_vh = d_v / H per head, T = sequence length, C = chunk size. Products that a causal mask
+  zeroes are not counted: that is useful work, so an implementation that computes and discards them shows it as
+  a lower MFU instead of a higher FLOP count.
+    - causal softmax attention: q.K^T and P.V against on average T/2 keys: 2 * (T/2) * (d + d) = 2 * T * d.
+      Training: 6 * L * T * d (PaLM's 12 * L * T * d counts the masked half too).
+    - RetNet parallel form, the same triangle with keys of width d and values of width d_v:
+      (T/2) * 2 * (d + d_v) = T * (d + d_v); training 3 * L * T * (d + d_v).
+    - RetNet chunkwise form: inside a chunk the parallel form on C tokens, C * (d + d_v); across chunks
+      each head reads its state (q.S: 2 * d_k * d_vh) and adds the chunk to it (K^T.V: 2 * d_k * d_vh per
+      token), 4 * d_k * d_vh per head: 4 * d * d_v / H. Training 3 * L * (C * (d + d_v) + 4 * d * d_v / H),
+      independent of T: linear-time training.
+    - RetNet recurrent form (decoding): the state update and read, 4 * d * d_v / H per layer and token.
+  A shared Transformer formula would charge RetNet 6 * L * T * d it never spends, giving impossible MFU."""
+
+PEAK_TFLOPS = {  # dense (no sparsity) peak of the device's tensor cores, by (name fragment, dtype)
+    ("H200", "bfloat16"): 989.4,
+    ("H100 SXM", "bfloat16"): 989.4,
+    ("H100 NVL", "bfloat16"): 835.0,
+    ("H100 PCIe", "bfloat16"): 756.0,
+    ("H100", "bfloat16"): 989.4,
+    ("A100", "bfloat16"): 312.0,
+    ("H200", "float32"): 494.7,  # TF32 tensor cores (torch's default matmul precision may not use them)
+    ("H100", "float32"): 494.7,
+    ("A100", "float32"): 156.0,
+}
+
+
+def matmul_parameters(config) -> int:
+    """Parameters that take part in a matrix product per token (see the module docstring)."""
+    from ..models.sizing import count_parameters
+
+    total = count_parameters(config)
+    if getattr(config, "tie_word_embeddings", False):
+        return total
+    return total - config.vocab_size * config.hidden_size
+
+
+def mixing_flops_forward(config, seq_len: int, form: str) -> float:
+    """Forward FLOPs per token of one layer's sequence mixing (attention or retention) in `form`."""
+    d, heads = config.hidden_size, config.num_heads
+    if form == "attention":
+        return 2.0 * seq_len * d
+    d_v = getattr(config, "value_dim", None) or 2 * d
+    state = 4.0 * d * d_v / heads
+    if form == "parallel":
+        return float(seq_len) * (d + d_v)
+    if form == "chunkwise":
+        chunk = min(getattr(config, "chunk_size", 64), seq_len)
+        return chunk * (d + d_v) + state
+    if form == "recurrent":
+        return state
+    raise ValueError(f"unknown sequence-mixing form {form!r}")
+
+
+def mixing_form(config) -> str:
+    """The form a full-sequence forward of `config` uses: `attention` or the RetNet retention mode."""
+    if "retnet" in config.model_type:
+        return getattr(config, "retention_mode", "chunkwise")
+    return "attention"
+
+
+def train_flops_per_token(config, seq_len: int, form: str | None = None) -> float:
+    """Training (forward + backward) FLOPs per token at sequence length `seq_len`."""
+    form = form or mixing_form(config)
+    mixing = config.num_hidden_layers * mixing_flops_forward(config, seq_len, form)
+    return 6.0 * matmul_parameters(config) + 3.0 * mixing
+
+
+def decode_flops_per_token(config, context: int) -> float:
+    """Forward FLOPs of generating one token after `context` tokens (KV cache or recurrent state)."""
+    form = "recurrent" if "retnet" in config.model_type else "attention"
+    mixing = mixing_flops_forward(config, context, form)
+    if form == "attention":
+        mixing *= 2  # a new token attends to all `context` keys, not half of them on average
+    return 2.0 * matmul_parameters(config) + config.num_hidden_layers * mixing
+
+
+def peak_tflops(device_name: str, dtype: str) -> float | None:
+    """The device's dense peak in TFLOP/s for `dtype`, or None when unknown (CPUs, unlisted GPUs)."""
+    for (fragment, kind), value in PEAK_TFLOPS.items():
+        if fragment.lower() in device_name.lower() and kind == dtype:
+            return value
+    return None
+
+
+def mfu(flops_per_token: float, tokens_per_s: float, peak: float | None) -> float | None:
+    """Achieved FLOP/s as a fraction of the device's peak; None when the peak is unknown."""
+    if not peak:
+        return None
+    return flops_per_token * tokens_per_s / (peak * 1e12)

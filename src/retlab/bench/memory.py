@@ -1,0 +1,152 @@
+"""Memory: the bytes a cache holds (measured from its tensors and from a formula) and peak memory per point.
+
+Peak memory on CPU is the process's resident set (RSS). Each point resets the kernel's high-water mark
+(`/proc/self/clear_refs`) and reports the peak above the RSS it started from, so points do not see each other's
+peaks. glibc would keep freed buffers resident and hide later allocations from the delta; a fixed mmap threshold
+makes large buffers go back to the kernel when freed. On CUDA the allocator's own peak counter is used."""
+
+import ctypes
+import gc
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+MIB = 2**20
+_M_MMAP_THRESHOLD = -3  # mallopt parameter number (glibc malloc.h)
+
+
+# ---------------------------------------------------------------------------------------------------- cache size
+
+
+def cache_bytes(cache) -> int:
+    """Bytes of every distinct tensor reachable from `cache` (a DynamicCache, a recurrent-state object, or
+    nested lists/tuples/dicts of tensors)."""
+    seen_objects: set[int] = set()
+    seen_tensors: set[tuple[int, int]] = set()
+    total = 0
+    for t in _tensors(cache, seen_objects):
+        key = (t.data_ptr(), t.numel())
+        if key not in seen_tensors:
+            seen_tensors.add(key)
+            total += t.numel() * t.element_size()
+    return total
+
+
+def _tensors(obj, seen: set[int], depth: int = 0) -> Iterator[torch.Tensor]:
+    if obj is None or id(obj) in seen or depth > 8 or isinstance(obj, (str, bytes, int, float, bool)):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, torch.nn.Module):
+        return  # a model reachable from a cache is not part of the cache
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v, seen, depth + 1)
+    elif isinstance(obj, (list, tuple, set)):
+        for v in obj:
+            yield from _tensors(v, seen, depth + 1)
+    elif hasattr(obj, "__dict__"):
+        for v in vars(obj).values():
+            yield from _tensors(v, seen, depth + 1)
+
+
+def kv_cache_bytes(config, context: int, batch_size: int, bytes_per_value: int) -> int:
+    """A Transformer's KV cache: keys and values of every layer, 2 * L * T * d values per sequence."""
+    return 2 * config.num_hidden_layers * context * config.hidden_size * bytes_per_value * batch_size
+
+
+def retention_state_bytes(config, batch_size: int, bytes_per_value: int) -> int:
+    """RetNet's recurrent state: one d_k x d_v matrix per head and layer, L * H * d_k * d_v values per
+    sequence, whatever the context length."""
+    heads = config.num_heads
+    d_k = config.hidden_size // heads
+    d_v = (getattr(config, "value_dim", None) or 2 * config.hidden_size) // heads
+    return config.num_hidden_layers * heads * d_k * d_v * bytes_per_value * batch_size
+
+
+def analytic_cache_bytes(config, context: int, batch_size: int, bytes_per_value: int) -> int:
+    """The cache size the architecture needs in theory after `context` tokens."""
+    if "retnet" in config.model_type:
+        return retention_state_bytes(config, batch_size, bytes_per_value)
+    return kv_cache_bytes(config, context, batch_size, bytes_per_value)
+
+
+# ---------------------------------------------------------------------------------------------------- peak memory
+
+
+def rss_bytes() -> int:
+    return _status_kib("VmRSS") * 1024
+
+
+def _status_kib(key: str) -> int:
+    text = Path("/proc/self/status").read_text()
+    match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def _reset_rss_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak RSS (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def _return_freed_memory() -> None:
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)  # fixed threshold: big buffers are unmapped on free
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the delta may then under-count reused memory
+        pass
+
+
+class PeakMemory:
+    """Peak memory of a code block, in bytes above the memory in use when it started (`peak_delta_bytes`)
+    and in total (`peak_bytes`)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak_bytes = 0
+        self.peak_delta_bytes = 0
+        self.exact = True  # False where the CPU peak could not be reset (the delta is then an upper bound)
+
+    @contextmanager
+    def measure(self) -> Iterator["PeakMemory"]:
+        _return_freed_memory()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            start = torch.cuda.memory_allocated(self.device)
+        else:
+            self.exact = _reset_rss_peak()
+            start = rss_bytes()
+        yield self
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self.peak_bytes = _status_kib("VmHWM") * 1024
+        self.peak_delta_bytes = max(0, self.peak_bytes - start)
+
+
+def memory_budget_bytes(device: torch.device, limit_gib: float | None) -> int:
+    """Largest estimated footprint a point may have before it is skipped."""
+    if limit_gib is not None:
+        return int(limit_gib * 2**30)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(0.9 * free)
+    return _meminfo_kib("MemAvailable") * 1024 // 2
+
+
+def _meminfo_kib(key: str) -> int:
+    text = Path("/proc/meminfo").read_text()
+    match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 8 * 2**20

@@ -1,0 +1,77 @@
+"""Plots of bench results (matplotlib, Agg backend: files only, no display). The report reuses them."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+INFER_PLOTS = {  # file stem -> (y key, y label, log y)
+    "infer_time_per_token": ("time_per_token_ms", "time per output token (ms, median)", False),
+    "infer_tokens_per_s": ("decode_tokens_per_s", "decode tokens/s", False),
+    "infer_memory": ("peak_mem_mib", "peak memory above the loaded model (MiB)", False),
+    "infer_state_bytes": ("cache_bytes", "cache / state size (bytes)", True),
+}
+TRAIN_PLOTS = {
+    "train_tokens_per_s": ("tokens_per_s", "training tokens/s", False),
+    "train_memory": ("peak_mem_mib", "peak memory of a training step (MiB)", False),
+}
+
+
+def series(points: list[dict], x_key: str, y_key: str, group_keys: tuple[str, ...]) -> dict[str, tuple]:
+    """Measured points grouped into lines: label -> (xs, ys), sorted by x; skipped points are left out."""
+    lines: dict[str, list] = {}
+    for p in points:
+        if p.get(y_key) is None or "skipped" in p:
+            continue
+        label = ", ".join(
+            f"{p[k]}" if k == group_keys[0] else f"{k.replace('_size', '')}={p[k]}" for k in group_keys
+        )
+        lines.setdefault(label, []).append((p[x_key], p[y_key]))
+    return {label: tuple(zip(*sorted(xy), strict=True)) for label, xy in lines.items()}
+
+
+def line_plot(
+    lines: dict[str, tuple], x_label: str, y_label: str, title: str, log_y: bool, path: Path
+) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for label, (xs, ys) in lines.items():
+        ax.plot(xs, ys, marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+KINDS = {  # result kind -> (x key, x label, keys that make a line, plots, title)
+    "infer": ("context", "context length (tokens)", ("arch", "batch_size"), INFER_PLOTS, "decoding"),
+    "train": ("seq_len", "sequence length (tokens)", ("variant",), TRAIN_PLOTS, "training step"),
+}
+
+
+def bench_plots(result: dict, out_dir: Path) -> list[Path]:
+    """The PNGs of a `bench/infer.json` or `bench/train.json` result, written to `out_dir`."""
+    x_key, x_label, group_keys, plots, what = KINDS[result["kind"]]
+    title = f"{what}, {result.get('device', '')} {result.get('dtype', '')}"
+    return [
+        line_plot(
+            series(result["points"], x_key, y_key, group_keys),
+            x_label,
+            y_label,
+            title,
+            log_y,
+            Path(out_dir) / f"{stem}.png",
+        )
+        for stem, (y_key, y_label, log_y) in plots.items()
+    ]
