@@ -1,0 +1,99 @@
+"""`retlab run`, the main job: data -> train every architecture of `compare` -> evaluation -> benchmarks -> report,
+ending with a side-by-side table. Every stage is cached, so re-running skips what is up to date and an interrupted
+run continues (training resumes from its last checkpoint)."""
+
+import dataclasses
+import importlib
+import importlib.util
+import math
+import time
+
+from .config.loader import save_config
+from .layout import RunLayout
+from .models.sizing import count_parameters
+
+
+def run(cfg, force: bool = False) -> dict:
+    """Run every stage for `cfg`; returns {arch: metrics} of the trained architectures."""
+    from .data import prepare
+    from .training.train import arch_model_config, is_main_process, train
+
+    started = time.perf_counter()
+    layout = RunLayout.of(cfg)
+    save_config(cfg, layout.config)
+    info = prepare(cfg, force=force)
+    print_parameter_match(cfg, [arch_model_config(cfg, arch, info) for arch in cfg.compare])
+
+    # An interrupted run continues from its last checkpoint unless the config names another one.
+    resumable = dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, resume=cfg.train.resume or "auto")
+    )
+    results = {arch: train(resumable, arch, force=force) for arch in cfg.compare}
+    if not is_main_process():  # the other processes of a multi-process (DDP) run only help train
+        return results
+
+    optional_stage("evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force)
+    if getattr(cfg.bench, "enabled", False):
+        optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg)
+    optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])
+
+    print(comparison_table(results))
+    print(f"run: {cfg.name} done in {time.perf_counter() - started:.1f} s -> {layout.root}")
+    return results
+
+
+def optional_stage(label: str, module: str, function: str, *args, **kwargs):
+    """Call `module.function(*args)` when that stage is part of this installation; skip it in one line otherwise.
+    Only a missing module is skipped: errors inside the stage propagate."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing too
+        found = False
+    if not found:
+        print(f"{label}: skipped ({module} is not available)")
+        return None
+    return getattr(importlib.import_module(module), function)(*args, **kwargs)
+
+
+def print_parameter_match(cfg, configs: list) -> None:
+    """Both (all) parameter counts and each one's gap to the first architecture's."""
+    counts = [count_parameters(c) for c in configs]
+    reference = counts[0]
+    for arch, config, n in zip(cfg.compare, configs, counts, strict=True):
+        gap = (n - reference) / reference
+        ffn = f", intermediate_size {config.intermediate_size}"
+        print(
+            f"params: {arch:<24} {n:>12,}{ffn}"
+            + ("" if n == reference else f"  ({gap:+.2%} vs {cfg.compare[0]})")
+        )
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def comparison_table(results: dict[str, dict]) -> str:
+    """Markdown table, one row per architecture."""
+    mqar = any("test_mqar_accuracy" in m for m in results.values())
+    head = ["arch", "params", "train tok/s", "best val loss", "best val ppl", "test loss", "test ppl"]
+    head += ["test MQAR acc"] if mqar else []
+    head += ["wall time s"]
+    rows = []
+    for arch, m in results.items():
+        row = [
+            arch,
+            _fmt(m.get("params"), ","),
+            _fmt(m.get("train_tokens_per_s"), ",.0f"),
+            _fmt(m.get("best_val_loss"), ".4f"),
+            _fmt(m.get("best_val_ppl"), ".2f"),
+            _fmt(m.get("test_loss"), ".4f"),
+            _fmt(m.get("test_ppl"), ".2f"),
+        ]
+        row += [_fmt(m.get("test_mqar_accuracy"), ".1%")] if mqar else []
+        row += [_fmt(m.get("wall_time_s"), ".1f")]
+        rows.append(row)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)

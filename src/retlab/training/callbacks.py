@@ -1,0 +1,77 @@
+"""Training callbacks: throughput and memory metrics, and RNG state that travels with checkpoints."""
+
+import random
+import resource
+import sys
+import time
+
+import lightning as L
+import numpy as np
+import torch
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+
+
+class ThroughputMonitor(L.Callback):
+    """Logs `throughput/tokens_per_s` (all processes, training batches only: validation pauses are excluded),
+    `memory/peak_rss_mib` and, on GPU, `memory/cuda_max_allocated_mib`. `tokens_per_s` is the session mean."""
+
+    def __init__(self, tokens_per_batch: int, window: int = 20):
+        self.tokens_per_batch, self.window = (
+            tokens_per_batch,
+            window,
+        )  # tokens of one micro-batch, all processes
+        self.tokens, self.seconds = 0, 0.0
+        self._last: float | None = None
+        self._recent: list[tuple[int, float]] = []
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._last is not None:  # the interval since the previous batch started: that batch's whole cost
+            dt = now - self._last
+            self.tokens += self.tokens_per_batch
+            self.seconds += dt
+            self._recent = (self._recent + [(self.tokens_per_batch, dt)])[-self.window :]
+        self._last = now
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._recent:
+            rate = sum(n for n, _ in self._recent) / sum(t for _, t in self._recent)
+            pl_module.log("throughput/tokens_per_s", rate)
+            pl_module.log("tok/s", rate, prog_bar=True, logger=False)  # short name for the progress bar
+        pl_module.log("memory/peak_rss_mib", peak_rss_mib())
+        if torch.cuda.is_available() and pl_module.device.type == "cuda":
+            pl_module.log(
+                "memory/cuda_max_allocated_mib", torch.cuda.max_memory_allocated(pl_module.device) / (1 << 20)
+            )
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._last = None  # the interval spanning validation is not training time
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        self._last = None  # nor is writing a checkpoint
+
+
+class RNGState(L.Callback):
+    """Saves the Python, NumPy and torch CPU generators in each checkpoint and restores them on resume, so
+    dropout and any other sampling continue the uninterrupted run's streams."""
+
+    def state_dict(self) -> dict:
+        name, keys, pos, has_gauss, gauss = np.random.get_state()
+        # Plain lists and tensors only: checkpoints load with torch.load(weights_only=True).
+        numpy_state = [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]
+        return {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        random.setstate(state["python"])
+        name, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        torch.set_rng_state(state["torch"])

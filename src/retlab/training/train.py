@@ -1,0 +1,371 @@
+"""`retlab train`: train one architecture into runs/<name>/<arch>/, test its best checkpoint, export it.
+
+Order: prepare data -> build the (parameter-matched) model -> fit with Lightning (resumable) -> export final/ ->
+test the BEST checkpoint -> export best/ -> metrics.json. A finished run (metrics.json with the same fingerprint)
+is skipped unless `force`."""
+
+import dataclasses
+import importlib.util
+import math
+import os
+import shutil
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from ..config.loader import config_to_dict, save_config
+from ..errors import ConfigError
+from ..layout import ArchLayout, RunLayout
+from ..models.export import export_hf
+from ..models.factory import build_config
+from ..models.sizing import count_parameters, match_parameters
+from ..utils.files import atomic_write_json, read_json
+from ..utils.stage import fingerprint, is_up_to_date, mark_done
+from .callbacks import RNGState, ThroughputMonitor, peak_rss_mib
+from .loader import ResumableDataModule
+from .module import CausalLMModule
+
+FINGERPRINT_VERSION = 1
+# Fields that change how a run is driven or where it runs, not what it computes.
+_UNFINGERPRINTED_TRAIN = (
+    "resume",
+    "wandb",
+    "track_emissions",
+    "log_every_n_steps",
+    "every_n_train_steps",
+    "every_n_minutes",
+)
+
+
+# ---------------------------------------------------------------- model config
+
+
+def arch_model_config(cfg, arch: str, info):
+    """The HF config `arch` trains with. When `arch` is compared against `compare[0]` and `model.match_parameters`
+    is on, its intermediate_size is sized so its parameter count is within 1% of `compare[0]`'s."""
+
+    def build(a: str):
+        return build_config(
+            cfg.model,
+            a,
+            info.vocab_size,
+            info.seq_len,
+            info.pad_token_id,
+            info.bos_token_id,
+            info.eos_token_id,
+        )
+
+    config = build(arch)
+    reference = cfg.compare[0] if cfg.compare else arch
+    if cfg.model.match_parameters and arch != reference and arch in cfg.compare:
+        try:
+            config = match_parameters(build(reference), config)
+        except ValueError as err:
+            raise ConfigError(
+                "model.match_parameters", str(err), "or set --model.match_parameters false"
+            ) from None
+    return config
+
+
+def train_fingerprint(cfg, arch: str, model_config) -> str:
+    d = config_to_dict(cfg)
+    train = {k: v for k, v in d["train"].items() if k not in _UNFINGERPRINTED_TRAIN}
+    return fingerprint(
+        "train",
+        FINGERPRINT_VERSION,
+        arch,
+        d["data"],
+        d["tokenizer"],
+        d["model"],
+        train,
+        cfg.seed,
+        model_config.to_dict(),
+    )
+
+
+# ---------------------------------------------------------------- duration
+
+
+def plan_steps(cfg, train_examples: int, world_size: int) -> tuple[int, int, int]:
+    """(max_steps for Lightning, max_epochs, total optimiser steps for the LR schedule).
+
+    max_tokens becomes steps: tokens per optimiser step = batch x seq_len x accumulation x processes. With no
+    limit at all, one epoch is trained."""
+    t = cfg.train
+    batches_per_epoch = train_examples // world_size // t.batch_size  # as ResumableLoader serves them
+    if batches_per_epoch < 1:
+        raise ConfigError(
+            "train.batch_size",
+            f"{t.batch_size} x {world_size} processes exceeds the {train_examples} training examples",
+            "use a smaller batch or more data",
+        )
+    steps_per_epoch = math.ceil(
+        batches_per_epoch / t.accumulate_grad_batches
+    )  # a short last accumulation steps too
+    max_steps, max_epochs = t.max_steps, t.max_epochs
+    if t.max_tokens is not None:
+        per_step = t.batch_size * cfg.data.seq_len * t.accumulate_grad_batches * world_size
+        by_tokens = math.ceil(t.max_tokens / per_step)
+        max_steps = by_tokens if max_steps == -1 else min(max_steps, by_tokens)
+    if max_steps == -1 and max_epochs is None:
+        max_epochs = 1
+    limits = [max_steps] if max_steps > 0 else []
+    if max_epochs is not None:
+        limits.append(steps_per_epoch * max_epochs)
+    total = min(limits)
+    # Epochs that cover `total`: max_steps still stops first; this only gives the progress bar a real epoch count.
+    return max_steps, math.ceil(total / steps_per_epoch), total
+
+
+def world_size_of(cfg) -> int:
+    """Processes the Trainer will run, known before it starts (to turn max_tokens into steps)."""
+    devices = cfg.train.devices
+    if isinstance(devices, str):
+        if devices.strip() in ("auto", "-1"):
+            devices = -1
+        else:
+            devices = len([d for d in devices.split(",") if d.strip()]) if "," in devices else int(devices)
+    if devices == -1:
+        devices = (
+            torch.cuda.device_count() if torch.cuda.is_available() and cfg.train.accelerator != "cpu" else 1
+        )
+    return max(1, devices) * cfg.train.num_nodes
+
+
+# ---------------------------------------------------------------- trainer parts
+
+
+def checkpoint_callbacks(
+    cfg, layout: ArchLayout, val_every_steps: int
+) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """(top-k by val/loss, periodic `last.ckpt`). The periodic one saves every `every_n_train_steps`, or every
+    `every_n_minutes`, or else at every validation."""
+    t = cfg.train
+    best = ModelCheckpoint(
+        dirpath=layout.checkpoints,
+        filename="step={step}-val_loss={val/loss:.4f}",
+        monitor="val/loss",
+        mode="min",
+        save_top_k=t.save_top_k,
+        auto_insert_metric_name=False,
+    )
+    interval = {}
+    if t.every_n_minutes:
+        interval["train_time_interval"] = timedelta(minutes=t.every_n_minutes)
+    else:
+        interval["every_n_train_steps"] = t.every_n_train_steps or val_every_steps
+    last = ModelCheckpoint(dirpath=layout.checkpoints, save_top_k=0, save_last=True, **interval)
+    return best, last
+
+
+def loggers(cfg, arch: str, layout: ArchLayout) -> list:
+    logs = layout.root / "logs"
+    out = [TensorBoardLogger(logs, name="tensorboard", version=""), CSVLogger(logs, name="csv", version="")]
+    if cfg.train.wandb:
+        if importlib.util.find_spec("wandb") is None:
+            print("train: train.wandb is on but wandb is not installed; logging to TensorBoard and CSV only")
+        else:
+            from lightning.pytorch.loggers import WandbLogger
+
+            out.append(WandbLogger(project="retlab", name=f"{cfg.name}-{arch}", save_dir=str(logs)))
+    return out
+
+
+def resume_path(cfg, layout: ArchLayout, fp: str) -> str | None:
+    """The checkpoint to continue from: `auto` = last.ckpt of this run when its fingerprint matches."""
+    resume = cfg.train.resume
+    if resume in (None, ""):
+        return None
+    if resume != "auto":
+        if not Path(resume).is_file():
+            raise ConfigError(
+                "train.resume", f"checkpoint '{resume}' not found", "use `auto` or a .ckpt path"
+            )
+        return resume
+    last = layout.checkpoints / "last.ckpt"
+    if not last.is_file():
+        return None
+    if not is_up_to_date(layout.root, fp):
+        print(f"train: {last} is from a different config; starting afresh")
+        return None
+    return str(last)
+
+
+def fresh_start(layout: ArchLayout, fp: str) -> None:
+    """Clear a previous attempt (checkpoints, logs, exports) so files of two runs never mix."""
+    for d in (layout.checkpoints, layout.root / "logs", layout.best, layout.final):
+        shutil.rmtree(d, ignore_errors=True)
+    layout.metrics.unlink(missing_ok=True)
+    mark_done(layout.root, fp)  # marks the attempt's config, so `resume: auto` only continues the same run
+
+
+def is_main_process() -> bool:
+    """Rank 0 before the Trainer exists (Lightning's launchers set these variables in the other processes)."""
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def check_precision(cfg) -> None:
+    if cfg.train.precision == "16-mixed" and not torch.cuda.is_available():
+        raise ConfigError("train.precision", "16-mixed needs a CUDA GPU", "use 32-true or bf16-mixed on CPU")
+
+
+# ---------------------------------------------------------------- energy
+
+
+class Emissions:
+    """CodeCarbon's offline tracker writing emissions.csv; any failure (no power reading, no package) is one
+    printed line, never a failed run."""
+
+    def __init__(self, enabled: bool, out: Path):
+        self.tracker = None
+        if not enabled:
+            return
+        try:
+            from codecarbon import OfflineEmissionsTracker
+
+            self.tracker = OfflineEmissionsTracker(
+                country_iso_code="USA",
+                output_dir=str(out.parent),
+                output_file=out.name,
+                log_level="error",
+                save_to_file=True,
+            )
+            self.tracker.start()
+        except Exception as err:  # noqa: BLE001 - energy is optional
+            print(f"train: emissions tracking off ({type(err).__name__}: {err})")
+            self.tracker = None
+
+    def stop(self) -> float | None:
+        if self.tracker is None:
+            return None
+        try:
+            return self.tracker.stop()
+        except Exception as err:  # noqa: BLE001
+            print(f"train: emissions not recorded ({type(err).__name__}: {err})")
+            return None
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tuple = ()) -> dict:
+    """Train `arch` (default `model.arch`) into runs/<name>/<arch>/ and return the metrics written to metrics.json
+    (on the main process; other processes return {}). `extra_callbacks` are added to the Trainer's."""
+    from ..data import prepare
+
+    started = time.perf_counter()
+    arch = arch or cfg.model.arch
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, arch=arch))
+    check_precision(cfg)
+    run, layout = RunLayout.of(cfg), RunLayout.of(cfg).arch(arch)
+    info = prepare(cfg)
+    model_config = arch_model_config(cfg, arch, info)
+    fp = train_fingerprint(cfg, arch, model_config)
+    if not force and layout.metrics.is_file() and read_json(layout.metrics).get("fingerprint") == fp:
+        print(f"train {arch}: up to date ({layout.metrics}); --force retrains")
+        return read_json(layout.metrics)
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ckpt = None if force else resume_path(cfg, layout, fp)
+    if ckpt is None and is_main_process():
+        fresh_start(layout, fp)
+    if is_main_process():
+        save_config(cfg, run.config)
+
+    dm = ResumableDataModule(cfg, info)
+    world = world_size_of(cfg)
+    max_steps, max_epochs, total_steps = plan_steps(cfg, len(dm.dataset("train")), world)
+    module = CausalLMModule(model_config, cfg.train, total_steps, cfg.seed, info.task)
+    params = count_parameters(model_config)
+    print(
+        f"train {arch}: {params:,} parameters, {total_steps:,} optimiser steps"
+        + (f", resuming from {ckpt}" if ckpt else "")
+    )
+
+    t = cfg.train
+    val_every = max(1, min(t.val_check_interval, total_steps * t.accumulate_grad_batches))
+    best_cb, last_cb = checkpoint_callbacks(cfg, layout, max(1, val_every // t.accumulate_grad_batches))
+    throughput = ThroughputMonitor(t.batch_size * info.seq_len * world)
+    callbacks = [throughput, RNGState(), best_cb, last_cb, *extra_callbacks]
+    if t.early_stopping_patience > 0:
+        callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=t.early_stopping_patience))
+    trainer = L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        max_steps=max_steps,
+        max_epochs=max_epochs,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=t.gradient_clip_val or None,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,  # val_check_interval counts batches across epochs
+        limit_val_batches=t.limit_val_batches,
+        log_every_n_steps=t.log_every_n_steps,
+        num_sanity_val_steps=0,
+        logger=loggers(cfg, arch, layout),
+        callbacks=callbacks,
+        default_root_dir=str(layout.root),
+        enable_model_summary=False,
+    )
+    emissions = Emissions(t.track_emissions and is_main_process(), layout.emissions)
+    fit_start = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
+    fit_seconds = time.perf_counter() - fit_start
+
+    if trainer.is_global_zero:
+        export_hf(module.model, layout.final, tokenizer_of(info))
+    best_path = best_cb.best_model_path or None
+    if best_path is None:
+        print(f"train {arch}: no validation ran, so there is no best checkpoint; testing the final weights")
+    tested = trainer.test(module, datamodule=dm, ckpt_path=best_path, verbose=False)[0]
+    emissions_kg = emissions.stop()
+    if not trainer.is_global_zero:
+        return {}
+    export_hf(module.model, layout.best, tokenizer_of(info))
+    metrics = {
+        "arch": arch,
+        "params": params,
+        "intermediate_size": model_config.intermediate_size,
+        "best_val_loss": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
+        "best_checkpoint": str(best_path) if best_path else None,
+        "test_loss": tested["test/loss"],
+        "test_ppl": tested["test/ppl"],
+        "train_tokens_per_s": throughput.tokens_per_s,
+        "fit_time_s": fit_seconds,
+        "wall_time_s": time.perf_counter() - started,
+        "steps": trainer.global_step,
+        "tokens": trainer.global_step
+        * t.batch_size
+        * info.seq_len
+        * t.accumulate_grad_batches
+        * trainer.world_size,
+        "peak_rss_mib": peak_rss_mib(),
+        "seed": cfg.seed,
+        "fingerprint": fp,
+    }
+    metrics["best_val_ppl"] = (
+        math.exp(min(metrics["best_val_loss"], 50.0)) if metrics["best_val_loss"] is not None else None
+    )
+    if info.task == "mqar":
+        metrics["test_mqar_accuracy"] = tested["test/mqar_accuracy"]
+    if emissions_kg is not None:
+        metrics["emissions_kg"] = emissions_kg
+    atomic_write_json(layout.metrics, metrics)
+    print(f"train {arch}: test loss {metrics['test_loss']:.4f} (best checkpoint) -> {layout.root}")
+    return metrics
+
+
+def tokenizer_of(info):
+    """The run's tokenizer, exported beside the weights (none for MQAR, whose ids are the task's own)."""
+    if info.tokenizer_dir is None:
+        return None
+    from ..data import load_tokenizer
+
+    return load_tokenizer(info.tokenizer_dir)
