@@ -98,7 +98,9 @@ def test_yaml_scientific_notation_without_dot(tmp_path):
 
 
 def test_save_load_round_trip(tmp_path):
-    cfg = load_config(None, {"train.lr": 1e-3, "data.mqar.num_kv_pairs": [2, 16], "sweep.grid": {"train.lr": [1, 2]}})
+    cfg = load_config(
+        None, {"train.lr": 1e-3, "data.mqar.num_kv_pairs": [2, 16], "sweep.grid": {"train.lr": [1, 2]}}
+    )
     save_config(cfg, tmp_path / "run" / "config.yaml")
     again = load_config(tmp_path / "run" / "config.yaml")
     assert again == cfg and config_to_dict(again)["sweep"]["grid"] == {"train.lr": [1, 2]}
@@ -140,7 +142,10 @@ def test_wrong_type(tmp_path):
 
 
 def test_out_of_range_reports_every_problem_at_once(tmp_path):
-    e = error_of(tmp_path, "model:\n  hidden_size: 100\n  num_heads: 3\ntrain:\n  lr: -1\ndata:\n  splits: [0.5, 0.2, 0.2]\n")
+    e = error_of(
+        tmp_path,
+        "model:\n  hidden_size: 100\n  num_heads: 3\ntrain:\n  lr: -1\ndata:\n  splits: [0.5, 0.2, 0.2]\n",
+    )
     msg = str(e)
     assert "3 problems" in msg
     for field in ("model.hidden_size", "train.lr", "data.splits"):
