@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 class BenchConfig:
     """Settings of `retlab bench infer` and `retlab bench train`."""
 
+    enabled: bool = False
+    """Also run `bench infer` as a stage of `retlab run` (before the report)."""
     archs: list[str] = field(default_factory=list)
     """Architectures to benchmark (default: `compare`); parameter-matched to the first when
     `model.match_parameters`."""

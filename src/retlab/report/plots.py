@@ -1,0 +1,57 @@
+"""The report's own plots (loss curves, MQAR accuracy); the bench plots come from `retlab.bench.plots`."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+TRAIN_KEYS = ("train/loss", "train/loss_step", "train_loss")
+VAL_KEYS = ("val/loss", "val_loss")
+
+
+def loss_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> Path:
+    """Training (solid) and validation (dashed, dots) loss against step for every `label -> log rows`."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    for i, (label, rows) in enumerate(curves.items()):
+        color = f"C{i % 10}"
+        for keys, style, kind in ((TRAIN_KEYS, "-", "train"), (VAL_KEYS, "--o", "val")):
+            xs, ys = _points(rows, keys)
+            if xs:
+                ax.plot(xs, ys, style, color=color, label=f"{label} {kind}", markersize=3, alpha=0.9)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title("training and validation loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _points(rows: list[dict[str, float]], keys: tuple[str, ...]) -> tuple[list, list]:
+    xs, ys = [], []
+    for row in rows:
+        key = next((k for k in keys if k in row), None)
+        if key is not None and "step" in row:
+            xs.append(row["step"])
+            ys.append(row[key])
+    return xs, ys
+
+
+def bar_chart(values: dict[str, float], y_label: str, title: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    labels = list(values)
+    ax.bar(range(len(labels)), [values[k] for k in labels], color=[f"C{i % 10}" for i in range(len(labels))])
+    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,89 @@
+"""Reading run folders for the report. Every reader returns None (or empty) for what a run has not produced."""
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..layout import RunLayout
+
+ARCH_MARKERS = ("metrics.json", "best/config.json", "logs/csv", "emissions.csv")
+
+
+@dataclass
+class Run:
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.root)
+
+    def config(self) -> dict | None:
+        path = self.layout.config
+        return yaml.safe_load(path.read_text()) if path.is_file() else None
+
+    def archs(self) -> list[str]:
+        """Architecture folders with any training output, in `compare` order first."""
+        found = {
+            p.name for p in self.root.iterdir() if p.is_dir() and any((p / m).exists() for m in ARCH_MARKERS)
+        }
+        order = list((self.config() or {}).get("compare") or [])
+        return [a for a in order if a in found] + sorted(found - set(order))
+
+    def metrics(self, arch: str) -> dict | None:
+        return read_json(self.layout.arch(arch).metrics)
+
+    def model_config(self, arch: str) -> dict | None:
+        return read_json(self.layout.arch(arch).best / "config.json")
+
+    def log_rows(self, arch: str) -> list[dict[str, float]]:
+        """Rows of the Lightning CSV logs (every `metrics.csv` under logs/csv, versions in order), numbers only."""
+        rows = []
+        for path in sorted(self.layout.arch(arch).csv.rglob("metrics.csv"), key=_version_key):
+            rows += [_numbers(r) for r in read_csv(path)]
+        return rows
+
+    def emissions(self, arch: str) -> list[dict[str, str]]:
+        path = self.layout.arch(arch).emissions
+        return read_csv(path) if path.is_file() else []
+
+    def eval_results(self) -> dict | None:
+        return read_json(self.layout.eval / "results.json")
+
+    def bench(self, kind: str) -> dict | None:
+        return read_json(self.layout.bench / f"{kind}.json")
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _numbers(row: dict[str, str]) -> dict[str, float]:
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def _version_key(path: Path) -> tuple:
+    """version_2 before version_10; a metrics.csv directly under logs/csv first."""
+    name = path.parent.name
+    number = name.rsplit("_", 1)[-1]
+    return (int(number) if number.isdigit() else -1, str(path))

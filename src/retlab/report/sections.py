@@ -1,0 +1,298 @@
+"""The report's sections. Each takes the runs and the report folder and returns Markdown (headed `## ...`);
+PNGs are written into the report folder and linked by relative path. A missing piece reads "not run"."""
+
+from pathlib import Path
+
+from ..bench.plots import bench_plots
+from .plots import bar_chart, loss_curves
+from .runs import Run
+
+CONFIG_KEYS = (
+    "model.hidden_size",
+    "model.num_hidden_layers",
+    "model.num_heads",
+    "model.intermediate_size",
+    "model.value_dim",
+    "model.chunk_size",
+    "model.decay",
+    "data.source",
+    "data.name",
+    "data.seq_len",
+    "tokenizer.vocab_size",
+    "train.lr",
+    "train.batch_size",
+    "train.max_steps",
+    "train.max_tokens",
+    "train.precision",
+    "seed",
+)
+MODEL_KEYS = ("hidden_size", "num_hidden_layers", "num_heads", "intermediate_size", "value_dim", "vocab_size")
+METRIC_ORDER = (
+    "params",
+    "best_val_loss",
+    "best_val_ppl",
+    "test_loss",
+    "test_ppl",
+    "test_mqar_accuracy",
+    "train_tokens_per_s",
+    "wall_time_s",
+    "steps",
+    "tokens",
+)
+NOT_RUN = "_Not run: {what}._"
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def fmt(value) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["--:"] * (len(headers) - 1)) + "|"]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def dotted(d: dict | None, key: str):
+    for part in key.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)
+    return d
+
+
+def label(run: Run, arch: str, runs: list[Run]) -> str:
+    return arch if len(runs) == 1 else f"{run.name}/{arch}"
+
+
+def pairs(runs: list[Run]) -> list[tuple[Run, str]]:
+    return [(run, arch) for run in runs for arch in run.archs()]
+
+
+def image(path: Path, out_dir: Path, caption: str) -> str:
+    return f"![{caption}]({path.relative_to(out_dir).as_posix()})"
+
+
+# ---------------------------------------------------------------------------------------------------- sections
+
+
+def configs_section(runs: list[Run], out_dir: Path) -> str:
+    md = ["## Configurations", ""]
+    configs = {run.name: run.config() for run in runs}
+    if any(configs.values()):
+        rows = [[key] + [dotted(configs[r.name], key) for r in runs] for key in CONFIG_KEYS]
+        md += [md_table(["setting"] + [r.name for r in runs], rows), ""]
+    else:
+        md += [NOT_RUN.format(what="no config.yaml in the run folders"), ""]
+    rows = []
+    for run, arch in pairs(runs):
+        model = run.model_config(arch) or {}
+        params = (run.metrics(arch) or {}).get("params")
+        rows.append([label(run, arch, runs), params] + [model.get(k) for k in MODEL_KEYS])
+    if rows:
+        md += ["Trained models (from `<arch>/best/config.json` and `metrics.json`):", ""]
+        md += [md_table(["model", "parameters", *MODEL_KEYS], rows)]
+    return "\n".join(md)
+
+
+def loss_section(runs: list[Run], out_dir: Path) -> str:
+    md = ["## Training and validation loss", ""]
+    curves = {label(run, arch, runs): run.log_rows(arch) for run, arch in pairs(runs)}
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        return "\n".join(md + [NOT_RUN.format(what="no CSV training logs (`<arch>/logs/csv/metrics.csv`)")])
+    path = loss_curves(curves, out_dir / "loss_curves.png")
+    return "\n".join(md + [image(path, out_dir, "training and validation loss"), ""])
+
+
+def metrics_section(runs: list[Run], out_dir: Path) -> str:
+    md = ["## Test metrics", ""]
+    found = {label(run, arch, runs): run.metrics(arch) for run, arch in pairs(runs)}
+    found = {k: v for k, v in found.items() if v}
+    if not found:
+        return "\n".join(md + [NOT_RUN.format(what="no `<arch>/metrics.json`")])
+    keys = [k for k in METRIC_ORDER if any(k in m for m in found.values())]
+    keys += sorted({k for m in found.values() for k, v in m.items() if _is_number(v)} - set(keys))
+    rows = [[key] + [m.get(key) for m in found.values()] for key in keys]
+    return "\n".join(md + [md_table(["metric", *found], rows)])
+
+
+def lm_eval_section(runs: list[Run], out_dir: Path) -> str:
+    md = ["## lm-eval and evaluation results", ""]
+    columns = {}
+    for run in runs:
+        results = run.eval_results()
+        if results:
+            for arch, flat in per_arch(results).items():
+                columns[arch if len(runs) == 1 else f"{run.name}/{arch}"] = flat
+    if not columns:
+        return "\n".join(md + [NOT_RUN.format(what="no `eval/results.json` (run `retlab eval`)")])
+    keys = sorted({k for flat in columns.values() for k in flat})
+    rows = [[key] + [flat.get(key) for flat in columns.values()] for key in keys]
+    return "\n".join(md + [md_table(["task / metric", *columns], rows)])
+
+
+def per_arch(results: dict) -> dict[str, dict[str, float]]:
+    """{arch: {"task/metric": value}} from an evaluation results file, whatever its nesting: top-level keys
+    are taken as architectures when their values are dicts (a `results` wrapper is looked through)."""
+    results = results.get("results", results)
+    by_arch = {k: v for k, v in results.items() if isinstance(v, dict)}
+    if not by_arch:
+        return {"all": flatten(results)}
+    return {arch: flatten(v.get("results", v)) for arch, v in by_arch.items()}
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, float]:
+    out = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}/"))
+        elif _is_number(value):
+            out[name] = value
+    return out
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def mqar_section(runs: list[Run], out_dir: Path) -> str:
+    md = ["## MQAR accuracy", ""]
+    values = {}
+    for run, arch in pairs(runs):
+        for key, value in (run.metrics(arch) or {}).items():
+            if "mqar" in key and _is_number(value):
+                values[f"{label(run, arch, runs)} {key}"] = value
+        for arch_name, flat in per_arch(run.eval_results() or {}).items():
+            for key, value in flat.items():
+                if "mqar" in key.lower() and "acc" in key.lower():
+                    values[f"{label(run, arch_name, runs)} eval {key}"] = value
+    if not values:
+        return "\n".join(md + [NOT_RUN.format(what="no MQAR metrics (train on `data.source: mqar`)")])
+    path = bar_chart(values, "accuracy", "multi-query associative recall", out_dir / "mqar_accuracy.png")
+    rows = [[k, v] for k, v in values.items()]
+    return "\n".join(
+        md + [md_table(["model / metric", "accuracy"], rows), "", image(path, out_dir, "MQAR accuracy")]
+    )
+
+
+def bench_section(runs: list[Run], out_dir: Path, kind: str) -> str:
+    title = {"infer": "Inference benchmark (decoding)", "train": "Training benchmark"}[kind]
+    md = [f"## {title}", ""]
+    any_result = False
+    for run in runs:
+        result = run.bench(kind)
+        if not result:
+            continue
+        any_result = True
+        folder = out_dir / run.name if len(runs) > 1 else out_dir
+        if len(runs) > 1:
+            md += [f"### {run.name}", ""]
+        md += [f"Device: {result.get('device')}, dtype {result.get('dtype')}.", ""]
+        md += [bench_summary(result), ""]
+        md += [f"- {note}" for note in result.get("notes", [])] + [""]
+        md += [image(p, out_dir, p.stem.replace("_", " ")) for p in bench_plots(result, folder)] + [""]
+    if not any_result:
+        md.append(NOT_RUN.format(what=f"no `bench/{kind}.json` (run `retlab bench {kind}`)"))
+    return "\n".join(md)
+
+
+def bench_summary(result: dict) -> str:
+    points = [p for p in result["points"] if "skipped" not in p]
+    if result["kind"] == "infer":
+        headers = [
+            "arch",
+            "batch",
+            "context",
+            "ms/token",
+            "tokens/s",
+            "peak MiB",
+            "cache MiB",
+            "analytic MiB",
+        ]
+        keys = ["arch", "batch_size", "context", "time_per_token_ms", "decode_tokens_per_s", "peak_mem_mib"]
+        keys += ["cache_mib", "cache_analytic_mib"]
+    else:
+        headers = ["variant", "seq len", "tokens/s", "peak MiB", "FLOP/token", "TFLOP/s", "MFU"]
+        keys = [
+            "variant",
+            "seq_len",
+            "tokens_per_s",
+            "peak_mem_mib",
+            "flops_per_token",
+            "achieved_tflops",
+            "mfu",
+        ]
+    skipped = [p for p in result["points"] if "skipped" in p]
+    table = md_table(headers, [[p.get(k) for k in keys] for p in points])
+    if skipped:
+        table += "\n\nSkipped: " + "; ".join(f"{_point_name(p)} ({p['skipped']})" for p in skipped)
+    return table
+
+
+def _point_name(p: dict) -> str:
+    if "context" in p:
+        return f"{p['arch']} batch {p['batch_size']} context {p['context']}"
+    return f"{p['variant']} seq {p['seq_len']}"
+
+
+def energy_section(runs: list[Run], out_dir: Path) -> str:
+    md = ["## Energy", ""]
+    rows = []
+    for run, arch in pairs(runs):
+        records = run.emissions(arch)
+        if records:
+            total = {
+                k: sum(_float(r.get(k)) for r in records)
+                for k in ("duration", "energy_consumed", "emissions")
+            }
+            tokens = (run.metrics(arch) or {}).get("tokens")
+            per_mtok = total["energy_consumed"] * 1e3 / (tokens / 1e6) if tokens else None
+            rows.append(
+                [
+                    label(run, arch, runs),
+                    total["duration"],
+                    total["energy_consumed"],
+                    per_mtok,
+                    total["emissions"],
+                ]
+            )
+    if not rows:
+        return "\n".join(md + [NOT_RUN.format(what="no `emissions.csv` (set `train.track_emissions: true`)")])
+    headers = ["model", "duration_s", "energy_kwh", "energy_wh_per_mtoken", "emissions_kg_co2eq"]
+    return "\n".join(md + ["Recorded by CodeCarbon during training.", "", md_table(headers, rows)])
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def sweep_section(runs: list[Run], out_dir: Path) -> str:
+    """The grid-search section of `retlab.report.sweep` for each run that has `sweep/results.csv`."""
+    from . import sweep
+
+    parts = []
+    for run in runs:
+        folder = out_dir / run.name if len(runs) > 1 else out_dir
+        text, pngs = sweep.sweep_section(run.root, folder)
+        for png in pngs:  # the sweep section links its PNGs by bare name; make them relative to out_dir
+            text = text.replace(f"]({png.name})", f"]({png.relative_to(out_dir).as_posix()})")
+        if text and len(runs) > 1:
+            text = text.replace("## Grid search", f"## Grid search: {run.name}", 1)
+        parts.append(text)
+    parts = [p for p in parts if p]
+    return "\n".join(parts) if parts else "## Grid search\n\n" + NOT_RUN.format(what="no `sweep/results.csv`")

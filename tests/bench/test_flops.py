@@ -1,0 +1,88 @@
+"""FLOPs formulas on numbers worked out by hand, and MFU."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from retlab.bench.flops import (
+    decode_flops_per_token,
+    mfu,
+    mixing_flops_forward,
+    peak_tflops,
+    train_flops_per_token,
+)
+
+
+def transformer(**kw):
+    fields = dict(
+        model_type="retlab-transformer",
+        vocab_size=1000,
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_heads=4,
+        intermediate_size=688,
+        tie_word_embeddings=False,
+    )
+    return SimpleNamespace(**{**fields, **kw})
+
+
+def retnet(**kw):
+    fields = dict(
+        model_type="retlab-retnet",
+        vocab_size=1000,
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_heads=4,
+        intermediate_size=400,
+        value_dim=512,
+        chunk_size=64,
+        retention_mode="chunkwise",
+        tie_word_embeddings=False,
+    )
+    return SimpleNamespace(**{**fields, **kw})
+
+
+def test_transformer_train_flops_by_hand():
+    # per layer 2d + 4d^2 + 3 d ffn = 512 + 262144 + 528384 = 791040; x4 layers; 2 V d embeddings; final norm d
+    params = 4 * 791_040 + 2 * 1000 * 256 + 256
+    n_matmul = params - 1000 * 256  # the input embedding is a lookup
+    attention = 6 * 4 * 1024 * 256  # causal: 6 L T d
+    assert train_flops_per_token(transformer(), 1024) == 6 * n_matmul + attention == 26_813_952
+
+
+def test_tied_embeddings_count_the_shared_matrix_once_as_a_product():
+    untied, tied = transformer(), transformer(tie_word_embeddings=True)
+    # tying removes one V x d matrix from the count; it is still used as the output product
+    assert train_flops_per_token(untied, 512) == train_flops_per_token(tied, 512)
+
+
+def test_retention_forms_by_hand():
+    config = retnet()
+    state = 4 * 256 * 512 / 4  # q.S and K^T.V per head: 4 d_k d_vh, summed over heads
+    assert mixing_flops_forward(config, 8192, "chunkwise") == 64 * (256 + 512) + state == 180_224
+    assert mixing_flops_forward(config, 8192, "parallel") == 8192 * (256 + 512)
+    assert mixing_flops_forward(config, 8192, "recurrent") == state
+    assert mixing_flops_forward(transformer(), 8192, "attention") == 2 * 8192 * 256
+
+
+def test_chunkwise_training_cost_is_flat_in_length_and_attention_grows():
+    config = retnet()
+    assert train_flops_per_token(config, 8192) == train_flops_per_token(config, 512)
+    parallel = [train_flops_per_token(config, t, "parallel") for t in (1024, 2048)]
+    attn = [train_flops_per_token(transformer(), t) for t in (1024, 2048)]
+    assert parallel[1] - parallel[0] == 3 * 4 * 1024 * (256 + 512)
+    assert attn[1] - attn[0] == 6 * 4 * 1024 * 256
+
+
+def test_decode_flops_grow_with_context_only_for_attention():
+    assert decode_flops_per_token(retnet(), 8192) == decode_flops_per_token(retnet(), 256)
+    grow = decode_flops_per_token(transformer(), 8192) - decode_flops_per_token(transformer(), 4096)
+    assert grow == 4 * 4 * 4096 * 256  # q.K and p.V over every cached key: 4 d per key and layer
+
+
+def test_mfu_and_peaks():
+    assert mfu(1e9, 1e3, 1.0) == pytest.approx(1.0)
+    assert mfu(1e9, 1e3, None) is None
+    assert peak_tflops("NVIDIA H200", "bfloat16") == 989.4
+    assert peak_tflops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.4
+    assert peak_tflops("cpu (2 threads)", "float32") is None

@@ -1,0 +1,87 @@
+"""bench train: documented keys, RetNet in both training forms, FLOPs from the per-form formula, no MFU on CPU."""
+
+import importlib.util
+import json
+
+import pytest
+
+from retlab.bench.flops import train_flops_per_token
+from retlab.bench.train import bench_train, estimate_step_bytes
+from retlab.layout import RunLayout
+
+HAS_RETNET = importlib.util.find_spec("retlab.models.retnet") is not None
+ARCHS = ("retnet", "transformer") if HAS_RETNET else ("transformer",)
+POINT_KEYS = {
+    "variant",
+    "arch",
+    "form",
+    "seq_len",
+    "step_s",
+    "tokens_per_s",
+    "peak_mem_mib",
+    "peak_mem_total_mib",
+    "flops_per_token",
+    "achieved_tflops",
+    "mfu",
+}
+
+
+@pytest.fixture(scope="module")
+def result(tiny_cfg):
+    cfg = tiny_cfg(ARCHS, **{"bench.archs": list(ARCHS)})
+    return cfg, bench_train(cfg)
+
+
+def test_json_has_every_variant_and_length(result):
+    cfg, res = result
+    on_disk = json.loads((RunLayout.of(cfg).bench / "train.json").read_text())
+    assert on_disk["points"] == res["points"]
+    expected = (["retnet-parallel", "retnet-chunkwise"] if HAS_RETNET else []) + ["transformer"]
+    assert sorted({p["variant"] for p in res["points"]}) == sorted(expected)
+    assert len(res["points"]) == len(expected) * 2
+    for p in res["points"]:
+        assert set(p) == POINT_KEYS
+        assert p["tokens_per_s"] == pytest.approx(p["seq_len"] / p["step_s"])  # batch size 1
+        assert p["mfu"] is None  # no known peak for a CPU
+        assert p["achieved_tflops"] == pytest.approx(p["flops_per_token"] * p["tokens_per_s"] / 1e12)
+    assert any("MFU: N/A" in n for n in res["notes"])
+
+
+def test_flops_follow_each_form(result):
+    _, res = result
+    configs = {m["arch"]: m for m in res["models"]}
+    for p in res["points"]:
+        assert p["flops_per_token"] > 6 * configs[p["arch"]]["params"] * 0.5
+    if HAS_RETNET:
+        chunk = {
+            p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-chunkwise"
+        }
+        par = {p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-parallel"}
+        assert chunk[32] == chunk[64]  # chunk_size 16: linear-time training
+        assert par[64] > par[32]
+
+
+def test_points_over_the_memory_budget_are_skipped(tiny_cfg):
+    cfg = tiny_cfg(("transformer",), **{"bench.memory_limit_gib": 1e-6, "bench.train_seq_lens": [32]})
+    res = bench_train(cfg)
+    assert all("skipped" in p for p in res["points"])
+
+
+def test_memory_estimate_is_quadratic_only_for_the_parallel_form():
+    from types import SimpleNamespace
+
+    c = SimpleNamespace(
+        model_type="retlab-retnet",
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        value_dim=64,
+        tie_word_embeddings=False,
+    )
+    chunk = [estimate_step_bytes(c, 1, t, "chunkwise") for t in (1024, 2048, 4096)]
+    par = [estimate_step_bytes(c, 1, t, "parallel") for t in (1024, 2048, 4096)]
+    assert chunk[2] - chunk[1] == 2 * (chunk[1] - chunk[0])  # linear
+    assert par[2] - par[1] > 3 * (par[1] - par[0])  # quadratic
+    assert train_flops_per_token(c, 4096, "chunkwise") < train_flops_per_token(c, 4096, "parallel")
