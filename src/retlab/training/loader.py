@@ -7,6 +7,7 @@ a batch ahead of the one being trained. Resuming then skips exactly the trained 
 
 from collections.abc import Iterator
 
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.datamodule import RetlabDataModule, ShardedSampler
@@ -42,8 +43,15 @@ class ResumableLoader:
     def __iter__(self) -> Iterator:
         order = self._shard().indices().tolist()[self.start * self.batch_size : len(self) * self.batch_size]
         self.start = 0  # a skip applies once, to the iteration right after a resume
+        # An own generator: DataLoader otherwise draws its worker seed from the global RNG at every iter(), and a
+        # resumed run calls iter() at a different point than an uninterrupted one (dropout would then diverge).
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
         loader = DataLoader(
-            self.dataset, batch_size=self.batch_size, sampler=order, num_workers=self.num_workers
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=order,
+            num_workers=self.num_workers,
+            generator=generator,
         )
         return iter(loader)
 

@@ -48,9 +48,12 @@ class CausalLMModule(L.LightningModule):
 
     # ------------------------------------------------------------ training
 
+    def loss(self, batch: dict) -> torch.Tensor:
+        """Mean cross-entropy over the batch's real tokens (labels != -100: padding and non-answers excluded)."""
+        return aligned_lm_loss(self(batch["input_ids"], batch.get("attention_mask")), batch["labels"])
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        logits = self(batch["input_ids"], batch.get("attention_mask"))
-        loss = aligned_lm_loss(logits, batch["labels"])
+        loss = self.loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
         self.log("lr", self.optimizers().param_groups[0]["lr"])
         return loss

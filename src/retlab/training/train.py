@@ -204,6 +204,14 @@ def fresh_start(layout: ArchLayout, fp: str) -> None:
     mark_done(layout.root, fp)  # marks the attempt's config, so `resume: auto` only continues the same run
 
 
+def keep_csv_history(layout: ArchLayout, ckpt: str | None) -> None:
+    """Lightning's CSVLogger deletes an existing metrics.csv; when resuming, keep it as metrics-before-resume-N.csv."""
+    csv = layout.csv / "metrics.csv"
+    if ckpt and csv.is_file():
+        n = len(list(layout.csv.glob("metrics-before-resume-*.csv")))
+        os.replace(csv, layout.csv / f"metrics-before-resume-{n + 1}.csv")
+
+
 def is_main_process() -> bool:
     """Rank 0 before the Trainer exists (Lightning's launchers set these variables in the other processes)."""
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
@@ -276,6 +284,7 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
         fresh_start(layout, fp)
     if is_main_process():
         save_config(cfg, run.config)
+        keep_csv_history(layout, ckpt)
 
     dm = ResumableDataModule(cfg, info)
     world = world_size_of(cfg)

@@ -1,0 +1,77 @@
+"""`retlab run` end to end on real text (Tiny Shakespeare): both architectures, run folder layout, caching."""
+
+import csv
+import importlib.util
+
+import pytest
+import torch
+
+from retlab.pipeline import comparison_table, run
+from retlab.utils.files import read_json
+from training.configs import text_config
+
+METRIC_KEYS = {
+    "arch",
+    "params",
+    "best_val_loss",
+    "best_val_ppl",
+    "test_loss",
+    "test_ppl",
+    "train_tokens_per_s",
+    "wall_time_s",
+    "steps",
+    "tokens",
+    "best_checkpoint",
+}
+
+
+def _val_losses(csv_path) -> list[float]:
+    with open(csv_path, newline="") as f:
+        return [float(r["val/loss"]) for r in csv.DictReader(f) if r.get("val/loss")]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("retlab.models.retnet") is None, reason="RetNet model not available"
+)
+def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tmp_path, capsys):
+    torch.set_num_threads(1)
+    cfg = text_config(
+        shared_data, tmp_path, "e2e", compare=["retnet", "transformer"], **{"train.max_steps": 16}
+    )
+    results = run(cfg)
+    root = tmp_path / "e2e"
+    assert (root / "config.yaml").is_file() and (root / "tokenizer" / "tokenizer.json").is_file()
+    assert (root / "data").is_dir()
+    for arch in ("retnet", "transformer"):
+        a = root / arch
+        metrics = read_json(a / "metrics.json")
+        assert metrics == results[arch] and METRIC_KEYS <= set(metrics)
+        assert metrics["arch"] == arch
+        for path in (
+            "checkpoints/last.ckpt",
+            "best/config.json",
+            "best/model.safetensors",
+            "best/tokenizer.json",
+            "final/model.safetensors",
+            "logs/csv/metrics.csv",
+        ):
+            assert (a / path).is_file(), path
+        assert list((a / "logs" / "tensorboard").glob("events.out.tfevents.*"))
+        losses = _val_losses(a / "logs" / "csv" / "metrics.csv")
+        assert len(losses) == 4 and losses[-1] < losses[0]
+    gap = abs(results["transformer"]["params"] - results["retnet"]["params"]) / results["retnet"]["params"]
+    assert gap <= 0.01
+    out = capsys.readouterr().out
+    assert "| retnet |" in out and "| transformer |" in out
+
+    stamp = (root / "transformer" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
+    assert run(cfg) == results  # up to date: nothing retrained
+    assert (root / "transformer" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_comparison_table_shows_mqar_accuracy_only_for_mqar():
+    lm = {"retnet": {"params": 1000, "test_loss": 2.0, "wall_time_s": 1.0}}
+    assert "MQAR" not in comparison_table(lm)
+    table = comparison_table({"transformer": {"params": 1000, "test_mqar_accuracy": 0.875}})
+    assert "87.5%" in table and "1,000" in table
