@@ -48,7 +48,9 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
         stat = summarize(list(losses[arch].values()))
         row |= {
             f"{arch}/params": first.get("params"),
-            f"{arch}/intermediate_size": runs[0].cfg.model.intermediate_size if runs else None,
+            f"{arch}/intermediate_size": first.get(
+                "intermediate_size", runs[0].cfg.model.intermediate_size if runs else None
+            ),
             f"{arch}/seeds_done": len(done),
             f"{arch}/seeds_failed": sum(status(s) == "failed" for s in runs),
             f"{arch}/test_loss_mean": stat.mean,

@@ -100,6 +100,7 @@ def trial_config(cfg: RetlabConfig, point: dict, arch: str, seed: int, root: Pat
     t.seed = seed
     t.output_dir, t.name = str(root), tid
     t.sweep = SweepConfig()  # a trial is a plain run; its config.yaml should not carry the whole grid
+    t.train.resume = t.train.resume or "auto"  # an interrupted trial continues from its last checkpoint
     return t
 
 
