@@ -58,7 +58,7 @@ def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
     out: list[BenchModel] = []
     for arch in archs:
         trained = layout.arch(arch).best
-        if cfg.bench.use_trained and (trained / "config.json").is_file():
+        if cfg.bench.use_trained and has_weights(trained):
             config = load_trained_config(trained)
             out.append(BenchModel(arch, config, f"trained: {trained}", str(trained)))
             continue
@@ -70,6 +70,11 @@ def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
                 raise ConfigError("model", str(err), "change the model size") from err
         out.append(BenchModel(arch, config, "random init"))
     return out
+
+
+def has_weights(export) -> bool:
+    files = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+    return (export / "config.json").is_file() and any((export / f).is_file() for f in files)
 
 
 def load_trained_config(path):

@@ -7,15 +7,20 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-INFER_PLOTS = {  # file stem -> (y key, y label, log y)
-    "infer_time_per_token": ("time_per_token_ms", "time per output token (ms, median)", False),
-    "infer_tokens_per_s": ("decode_tokens_per_s", "decode tokens/s", False),
-    "infer_memory": ("peak_mem_mib", "peak memory above the loaded model (MiB)", False),
-    "infer_state_bytes": ("cache_bytes", "cache / state size (bytes)", True),
+INFER_PLOTS = {  # file stem -> (y key, y label, log y, title)
+    "infer_time_per_token": (
+        "time_per_token_ms",
+        "ms per output token (median)",
+        False,
+        "Time per output token",
+    ),
+    "infer_tokens_per_s": ("decode_tokens_per_s", "decode tokens/s", False, "Decoding throughput"),
+    "infer_memory": ("peak_mem_mib", "MiB above the loaded model", False, "Peak memory (prefill + decode)"),
+    "infer_state_bytes": ("cache_bytes", "bytes (measured)", True, "KV cache vs recurrent state"),
 }
 TRAIN_PLOTS = {
-    "train_tokens_per_s": ("tokens_per_s", "training tokens/s", False),
-    "train_memory": ("peak_mem_mib", "peak memory of a training step (MiB)", False),
+    "train_tokens_per_s": ("tokens_per_s", "tokens/s", False, "Training throughput"),
+    "train_memory": ("peak_mem_mib", "MiB above the loaded model", False, "Peak memory of a training step"),
 }
 
 
@@ -39,11 +44,14 @@ def line_plot(
     for label, (xs, ys) in lines.items():
         ax.plot(xs, ys, marker="o", label=label)
     ax.set_xscale("log", base=2)
+    ticks = sorted({x for xs, _ in lines.values() for x in xs})
+    ax.set_xticks(ticks, [tokens_label(t) for t in ticks])
+    ax.minorticks_off()
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     if lines:
         ax.legend(fontsize=8)
@@ -63,15 +71,19 @@ KINDS = {  # result kind -> (x key, x label, keys that make a line, plots, title
 def bench_plots(result: dict, out_dir: Path) -> list[Path]:
     """The PNGs of a `bench/infer.json` or `bench/train.json` result, written to `out_dir`."""
     x_key, x_label, group_keys, plots, what = KINDS[result["kind"]]
-    title = f"{what}, {result.get('device', '')} {result.get('dtype', '')}"
+    where = f"{what}, {result.get('device', '')}, {result.get('dtype', '')}"
     return [
         line_plot(
             series(result["points"], x_key, y_key, group_keys),
             x_label,
             y_label,
-            title,
+            f"{title}\n{where}",
             log_y,
             Path(out_dir) / f"{stem}.png",
         )
-        for stem, (y_key, y_label, log_y) in plots.items()
+        for stem, (y_key, y_label, log_y, title) in plots.items()
     ]
+
+
+def tokens_label(n: int) -> str:
+    return f"{n // 1024}k" if n >= 1024 and n % 1024 == 0 else str(n)

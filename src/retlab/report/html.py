@@ -23,14 +23,15 @@ TEMPLATE = """<!doctype html>
   th, td {{ border: 1px solid #d0d7de; padding: 4px 10px; }}
   th {{ background: #f6f8fa; }}
   tr:nth-child(even) td {{ background: #fbfcfd; }}
-  img {{ max-width: 100%; border: 1px solid #eaeef2; margin: 8px 8px 8px 0; }}
-  p img {{ max-width: 49%; }}
+  img {{ max-width: 100%; border: 1px solid #eaeef2; }}
+  p:has(img) {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+  p img {{ width: calc(50% - 8px); height: auto; }}
+  p img:only-child {{ width: auto; max-width: 100%; }}
   code {{ background: #f6f8fa; padding: 1px 4px; border-radius: 4px; }}
   em {{ color: #57606a; }}
 </style>
 </head>
 <body><main>
-{nav}
 {body}
 </main></body>
 </html>
@@ -43,7 +44,9 @@ def render_html(markdown: str, base_dir: Path, title: str) -> str:
     body, headings = _anchor_headings(body)
     body = re.sub(r'<img src="([^"]+)"', lambda m: f'<img src="{_data_uri(base_dir / m.group(1))}"', body)
     links = " ".join(f'<a href="#{slug}">{text}</a>' for slug, text in headings)
-    return TEMPLATE.format(title=html.escape(title), nav=f"<nav>{links}</nav>" if links else "", body=body)
+    if links:  # a table of contents under the title
+        body = body.replace("</h1>", f"</h1>\n<nav>{links}</nav>", 1)
+    return TEMPLATE.format(title=html.escape(title), body=body)
 
 
 def _anchor_headings(body: str) -> tuple[str, list[tuple[str, str]]]:

@@ -38,14 +38,18 @@ def _points(rows: list[dict[str, float]], keys: tuple[str, ...]) -> tuple[list, 
     return xs, ys
 
 
-def bar_chart(values: dict[str, float], y_label: str, title: str, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
-    labels = list(values)
-    ax.bar(range(len(labels)), [values[k] for k in labels], color=[f"C{i % 10}" for i in range(len(labels))])
-    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right", fontsize=8)
-    ax.set_ylabel(y_label)
+def bar_chart(values: dict[str, float], x_label: str, title: str, path: Path) -> Path:
+    """Horizontal bars (labels are long: model and metric names), first value on top."""
+    labels = list(values)[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.4 * len(labels)), dpi=110)
+    bars = ax.barh(
+        range(len(labels)), [values[k] for k in labels], color=[f"C{i % 10}" for i in range(len(labels))]
+    )
+    ax.bar_label(bars, fmt="%.3g", padding=3, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel(x_label)
     ax.set_title(title)
-    ax.grid(True, axis="y", alpha=0.3)
+    ax.grid(True, axis="x", alpha=0.3)
     return _save(fig, path)
 
 

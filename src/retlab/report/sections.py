@@ -131,32 +131,33 @@ def lm_eval_section(runs: list[Run], out_dir: Path) -> str:
     md = ["## lm-eval and evaluation results", ""]
     columns = {}
     for run in runs:
-        results = run.eval_results()
-        if results:
-            for arch, flat in per_arch(results).items():
-                columns[arch if len(runs) == 1 else f"{run.name}/{arch}"] = flat
+        for arch, flat in per_arch(run.eval_results() or {}, run.archs()).items():
+            columns[arch if len(runs) == 1 else f"{run.name}/{arch}"] = flat
     if not columns:
         return "\n".join(md + [NOT_RUN.format(what="no `eval/results.json` (run `retlab eval`)")])
     keys = sorted({k for flat in columns.values() for k in flat})
     rows = [[key] + [flat.get(key) for flat in columns.values()] for key in keys]
-    return "\n".join(md + [md_table(["task / metric", *columns], rows)])
+    note = "Values ± standard error where the harness gives one."
+    return "\n".join(md + [note, "", md_table(["task / metric", *columns], rows)])
 
 
-def per_arch(results: dict) -> dict[str, dict[str, float]]:
-    """{arch: {"task/metric": value}} from an evaluation results file, whatever its nesting: top-level keys
-    are taken as architectures when their values are dicts (a `results` wrapper is looked through)."""
+def per_arch(results: dict, archs: list[str]) -> dict[str, dict]:
+    """{arch: {"task/metric": value or "value ± stderr"}} from an evaluation results file: the entries named
+    after the run's architectures, else every dict-valued entry (a `results` wrapper is looked through)."""
     results = results.get("results", results)
-    by_arch = {k: v for k, v in results.items() if isinstance(v, dict)}
-    if not by_arch:
-        return {"all": flatten(results)}
-    return {arch: flatten(v.get("results", v)) for arch, v in by_arch.items()}
+    by_arch = {k: v for k, v in results.items() if isinstance(v, dict) and k in archs}
+    by_arch = by_arch or {k: v for k, v in results.items() if isinstance(v, dict)}
+    return {arch: flatten(v) for arch, v in by_arch.items()}
 
 
-def flatten(d: dict, prefix: str = "") -> dict[str, float]:
+def flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in d.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and _is_number(value.get("value")):  # {"value": v, "stderr": s}
+            stderr = value.get("stderr")
+            out[name] = f"{value['value']:.4g} ± {stderr:.2g}" if _is_number(stderr) else value["value"]
+        elif isinstance(value, dict):
             out.update(flatten(value, f"{name}/"))
         elif _is_number(value):
             out[name] = value
@@ -170,14 +171,15 @@ def _is_number(value) -> bool:
 def mqar_section(runs: list[Run], out_dir: Path) -> str:
     md = ["## MQAR accuracy", ""]
     values = {}
-    for run, arch in pairs(runs):
-        for key, value in (run.metrics(arch) or {}).items():
-            if "mqar" in key and _is_number(value):
-                values[f"{label(run, arch, runs)} {key}"] = value
-        for arch_name, flat in per_arch(run.eval_results() or {}).items():
+    for run in runs:
+        found = {arch: run.metrics(arch) or {} for arch in run.archs()}
+        found |= {
+            f"{arch} eval": flat for arch, flat in per_arch(run.eval_results() or {}, run.archs()).items()
+        }
+        for arch, flat in found.items():
             for key, value in flat.items():
-                if "mqar" in key.lower() and "acc" in key.lower():
-                    values[f"{label(run, arch_name, runs)} eval {key}"] = value
+                if "mqar" in key.lower() and "acc" in key.lower() and _is_number(value):
+                    values[f"{label(run, arch, runs)} {key}"] = value
     if not values:
         return "\n".join(md + [NOT_RUN.format(what="no MQAR metrics (train on `data.source: mqar`)")])
     path = bar_chart(values, "accuracy", "multi-query associative recall", out_dir / "mqar_accuracy.png")
