@@ -90,9 +90,9 @@ def test_own_splits_are_kept(tmp_path, shared_data):
 def test_missing_and_unsupported_files(tmp_path):
     with pytest.raises(ConfigError, match="no file matches"):
         download(local_cfg(tmp_path, [tmp_path / "nope*.txt"]))
-    (tmp_path / "x.csv").write_text("a")
-    with pytest.raises(ConfigError, match="unsupported"):
-        download(local_cfg(tmp_path, [tmp_path / "x.csv"]))
+    (tmp_path / "x.txt.bz2").write_bytes(b"BZh9")
+    with pytest.raises(ConfigError, match="compressed"):
+        download(local_cfg(tmp_path, [tmp_path / "*.bz2"]))
 
 
 def test_hub_offline_is_one_line_with_the_local_alternative(tmp_path, monkeypatch):

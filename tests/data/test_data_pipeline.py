@@ -79,12 +79,12 @@ def test_uint32_keeps_ids_above_65535(tmp_path, prepared):
     assert len(data) == c["blocks"] * (SEQ + 1) and (data == 70_000).sum() > 0
 
 
-def test_one_and_two_processes_write_identical_files(tmp_path, shared_data, prepared):
-    cfg1 = make_cfg(tmp_path, shared_data, "one", **{"data.num_proc": 1})
-    info1 = prepare(cfg1)
-    for split in ("train", "validation", "test"):
-        a = (info1.data_dir / f"{split}.bin").read_bytes()
-        assert a == (prepared[1].data_dir / f"{split}.bin").read_bytes()
+def test_one_and_two_processes_write_identical_files(tmp_path, prepared):
+    cfg, info = prepared  # packed with num_proc=2
+    tk._init_worker((tokenizer_dir(cfg) / "tokenizer.json").read_text(), info.eos_token_id, "uint16")
+    for split in ("train", "test"):
+        tk.pack_split(splits_dir(cfg) / f"{split}.jsonl", tmp_path / "one.bin", SEQ + 1, np.dtype(np.uint16))
+        assert (tmp_path / "one.bin").read_bytes() == (info.data_dir / f"{split}.bin").read_bytes()
 
 
 def test_cache_skips_reruns_on_change_and_force(tmp_path, shared_data, capsys):

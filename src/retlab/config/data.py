@@ -36,7 +36,7 @@ class DataConfig:
     text_field: str = "text"
     """Field that holds the text in Hub, JSON, JSONL and Parquet records."""
     path: list[str] = field(default_factory=list)
-    """Local files or globs (.txt, .jsonl, .json, .parquet) (source: local); split by `splits` unless
+    """Local files or globs (source: local): .jsonl/.json/.parquet records, any other file plain text; split by `splits` unless
     `val_path` and `test_path` give those splits."""
     val_path: list[str] = field(default_factory=list)
     """Local files of the validation split (source: local; default: carved from `path` by `splits`)."""

@@ -151,7 +151,9 @@ def suggest(key: str, flag: bool = False) -> str:
     if ORIGINAL_STUDY_KEYS.get(leaf):
         return f"the original study's `{leaf}` is {name(ORIGINAL_STUDY_KEYS[leaf])}"
     if leaf in ORIGINAL_STUDY_KEYS:
-        return f"the original study's `{leaf}` has no retlab counterpart, see docs/config-from-original-study.md"
+        return (
+            f"the original study's `{leaf}` has no retlab counterpart, see docs/config-from-original-study.md"
+        )
     keys = sorted(leaf_fields())
     same_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf]
     close = same_leaf or difflib.get_close_matches(key, keys, n=1, cutoff=0.6)

@@ -27,7 +27,8 @@ _HUB_SPLIT_NAMES = {
     "validation": ("validation", "valid", "val", "dev"),
     "test": ("test",),
 }
-LOCAL_SUFFIXES = (".txt", ".jsonl", ".json", ".parquet")
+# .jsonl, .json and .parquet hold records; any other file is plain text (.txt, WikiText's .raw/.tokens, ...).
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".7z", ".tar")
 
 
 def splits_dir(cfg) -> Path:
@@ -50,8 +51,8 @@ def resolve_paths(patterns: list[str], field: str) -> list[Path]:
                 "check the path or glob (relative to the current directory)",
             )
         for m in matches:
-            if not m.endswith(LOCAL_SUFFIXES):
-                raise ConfigError(field, f"unsupported file type '{m}'", f"use {', '.join(LOCAL_SUFFIXES)}")
+            if m.endswith(_COMPRESSED):
+                raise ConfigError(field, f"compressed file '{m}' is not supported", "decompress it first")
         files += [Path(m) for m in matches]
     return files
 
@@ -116,11 +117,11 @@ def _parquet_documents(path: Path, field: str) -> Iterator[str]:
 
 
 def file_documents(path: Path, mode: str, field: str) -> Iterator[str]:
-    if path.suffix == ".txt":
-        return _text_documents(path, mode)
     if path.suffix == ".parquet":
         return _parquet_documents(path, field)
-    return _json_documents(path, field)
+    if path.suffix in (".jsonl", ".json"):
+        return _json_documents(path, field)
+    return _text_documents(path, mode)
 
 
 def _local_source(files: list[Path], mode: str, field: str) -> DocSource:

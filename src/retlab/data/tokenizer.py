@@ -149,9 +149,7 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
 
 def _report(hf, cfg, out: Path) -> None:
     val = splits_dir(cfg) / "validation.jsonl"
-    bpt = (
-        f", {bytes_per_token(hf, iter_documents(splits_dir(cfg), 'validation')):.2f} bytes/token on validation"
-        if val.is_file()
-        else ""
-    )
+    bpt = ""
+    if val.is_file() and val.stat().st_size > 0:
+        bpt = f", {bytes_per_token(hf, iter_documents(splits_dir(cfg), 'validation')):.2f} bytes/token on validation"
     print(f"tokenizer: vocab size {len(hf):,}{bpt} -> {out}")
