@@ -26,6 +26,7 @@ POINT_KEYS = {
     "cache_analytic_bytes",
     "cache_mib",
     "cache_analytic_mib",
+    "cache_dtype",
     "decode_flops_per_token",
 }
 

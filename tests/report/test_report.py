@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from retlab.bench.infer import bench_infer
 from retlab.bench.train import bench_train
@@ -95,8 +96,13 @@ def run_dir(tmp_path_factory):
     lm_eval = {arch: {"lambada_openai": {"n": 100, "acc": {"value": 0.31, "stderr": 0.02}}} for arch in ARCHS}
     layout.eval.mkdir(parents=True)
     (layout.eval / "results.json").write_text(json.dumps(lm_eval))
-    bench_infer(cfg)
-    bench_train(cfg)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: a second thread only adds contention on a shared CPU
+    try:
+        bench_infer(cfg)
+        bench_train(cfg)
+    finally:
+        torch.set_num_threads(threads)
     return layout.root
 
 

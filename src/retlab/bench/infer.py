@@ -12,7 +12,7 @@ import torch
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json
 from .flops import decode_flops_per_token
-from .memory import MIB, PeakMemory, analytic_cache_bytes, cache_bytes, memory_budget_bytes
+from .memory import MIB, PeakMemory, analytic_cache_bytes, cache_bytes, cache_dtype, memory_budget_bytes
 from .models import (
     bench_archs,
     bench_configs,
@@ -121,7 +121,6 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
     """Prefill `context` random tokens for `batch_size` sequences, then time single-token decode steps."""
     config = model.config
     value_bytes = next(model.parameters()).element_size()
-    analytic = analytic_cache_bytes(config, context, batch_size, value_bytes)
     total_steps = bench.warmup_steps + bench.decode_steps
     final_cache = analytic_cache_bytes(config, context + total_steps + 1, batch_size, value_bytes)
     if final_cache > budget:
@@ -134,6 +133,8 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
         prefill_s, out = timed(device, prefill, model, ids)
         cache = out.cache
         measured = cache_bytes(cache)  # before decoding grows it: the cache of exactly `context` tokens
+        dtype = cache_dtype(cache)  # a recurrent state may be kept in float32 under a bf16 model
+        analytic = analytic_cache_bytes(config, context, batch_size, dtype.itemsize if dtype else value_bytes)
         next_ids = out.logits[:, -1:].argmax(-1)  # (B, 1)
         step_s = []
         for _ in range(total_steps):
@@ -155,6 +156,7 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
         "cache_analytic_bytes": analytic,
         "cache_mib": measured / MIB,
         "cache_analytic_mib": analytic / MIB,
+        "cache_dtype": str(dtype).removeprefix("torch."),
         "decode_flops_per_token": decode_flops_per_token(config, context),
     }
 

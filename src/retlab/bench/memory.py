@@ -35,6 +35,11 @@ def cache_bytes(cache) -> int:
     return total
 
 
+def cache_dtype(cache) -> torch.dtype | None:
+    """The dtype of the cache's first tensor (None for an empty cache)."""
+    return next((t.dtype for t in _tensors(cache, set())), None)
+
+
 def _tensors(obj, seen: set[int], depth: int = 0) -> Iterator[torch.Tensor]:
     if obj is None or id(obj) in seen or depth > 8 or isinstance(obj, (str, bytes, int, float, bool)):
         return
@@ -97,7 +102,7 @@ def _reset_rss_peak() -> bool:
 
 
 def _return_freed_memory() -> None:
-    gc.collect()
+    gc.collect(1)  # young generations: cheap, and what a finished point leaves behind
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)  # fixed threshold: big buffers are unmapped on free
