@@ -127,3 +127,10 @@ def test_data_stages_from_the_command_line(tmp_path, capsys, monkeypatch, shared
     assert code == 0 and "tokenize: up to date" in out
     code, out, _ = run(["data", "tokenize", *args, "--force"], capsys)
     assert "tokens/s" in out
+
+
+def test_data_stages_for_mqar_need_no_download_or_tokenizer(tmp_path, capsys):
+    args = ["--output_dir", str(tmp_path), "--data.mqar.train_examples", "20"]
+    for stage in ("download", "tokenizer", "tokenize"):
+        assert run(["data", stage, *args], capsys)[0] == 0
+    assert (tmp_path / "quickstart" / "data" / "mqar" / "train.bin").is_file()

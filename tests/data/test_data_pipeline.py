@@ -190,3 +190,13 @@ def test_info_round_trip(prepared):
     again = DataInfo.load(info.data_dir)
     assert again == info and info.task == "lm" and info.tokenizer_dir.is_dir()
     assert (info.pad_token_id, info.bos_token_id, info.eos_token_id) == (0, 1, 2)
+
+
+def test_workers_get_bounded_line_aligned_chunks(shared_data):
+    path = shared_data / "corpora/ptb/ptb.valid.txt"
+    data = path.read_bytes()
+    chunks = tk.line_chunks(path, 10_000)
+    assert chunks[0][0] == 0 and chunks[-1][1] == len(data)
+    for (_, b), (c, _) in zip(chunks, chunks[1:], strict=False):
+        assert b == c and data[b - 1 : b] == b"\n"  # contiguous, cut after a newline
+    assert max(b - a for a, b in chunks) < 10_000 + 1_000  # about chunk_bytes each, whatever the file size
