@@ -7,11 +7,14 @@ importing retlab never imports torchscale."""
 
 from .export import export_hf
 from .factory import ARCHS, build_config, build_model
+from .retnet import RetNetConfig, RetNetForCausalLM
 from .sizing import count_parameters, match_parameters
 from .transformer import TransformerConfig, TransformerForCausalLM
 
 __all__ = [
     "ARCHS",
+    "RetNetConfig",
+    "RetNetForCausalLM",
     "TransformerConfig",
     "TransformerForCausalLM",
     "build_config",
