@@ -4,6 +4,7 @@
 The two compute the same network except for TorchScale's data-dependent normalisations of the retention scores
 (see `tests/models/test_torchscale.py`), which the per-head RMS group norm cancels up to its eps."""
 
+import copy
 import math
 
 import torch
@@ -43,30 +44,43 @@ UNSUPPORTED = {
 
 
 def convert_torchscale_retnet(
-    decoder: nn.Module | dict[str, torch.Tensor],
-    torchscale_args,
+    source: nn.Module | dict[str, torch.Tensor],
+    torchscale_args=None,
     embed_weight: torch.Tensor | None = None,
     output_weight: torch.Tensor | None = None,
     **config_overrides,
 ):
-    """A native `RetNetForCausalLM` computing what the TorchScale `decoder` computes.
+    """A native `RetNetForCausalLM` computing what the TorchScale RetNet `source` computes.
 
-    `decoder`: a `RetNetDecoder`, its state dict, or the state dict of a `TorchScaleRetNetForCausalLM` (keys
-    prefixed `decoder.`). `torchscale_args`: the TorchScale `RetNetConfig` it was built with. `embed_weight` /
-    `output_weight` supply the embedding and output projection when the decoder was built without them.
+    `source`: a `RetNetDecoder`, a `TorchScaleRetNetForCausalLM`, or the state dict of either.
+    `torchscale_args`: the TorchScale `RetNetConfig` it was built with (default: the module's own).
+    `embed_weight` / `output_weight` supply the embedding and output projection of a decoder built without them.
     `config_overrides` go to the native `RetNetConfig` (e.g. `retention_mode="chunkwise"`)."""
     from ..retnet import RetNetForCausalLM
 
-    state = decoder.state_dict() if isinstance(decoder, nn.Module) else dict(decoder)
-    state = {k.removeprefix("decoder."): v for k, v in state.items()}
+    state, args = state_and_args(source, torchscale_args)
     if embed_weight is not None:
         state["embed_tokens.weight"] = embed_weight
     if output_weight is not None:
         state["output_projection.weight"] = output_weight
-    config = native_config_from_torchscale(torchscale_args, **config_overrides)
-    model = RetNetForCausalLM(config)
-    model.load_state_dict(native_state_dict(state, torchscale_args), strict=True)
+    model = RetNetForCausalLM(native_config_from_torchscale(args, **config_overrides))
+    model.load_state_dict(native_state_dict(state, args), strict=True)
     return model
+
+
+def state_and_args(source, torchscale_args) -> tuple[dict[str, torch.Tensor], object]:
+    """The decoder's state dict (keys relative to the `RetNetDecoder`) and its TorchScale args."""
+    if not isinstance(source, nn.Module):
+        if torchscale_args is None:
+            raise ValueError("converting a state dict needs the TorchScale args it was built with")
+        return {k.removeprefix("decoder."): v for k, v in source.items()}, torchscale_args
+    decoder = getattr(source, "decoder", source)  # the HF wrapper holds the RetNetDecoder as `.decoder`
+    args = torchscale_args
+    if args is None:
+        args = copy.copy(decoder.args)
+        if decoder is not source:  # the wrapper ties through Hugging Face, not through TorchScale
+            args.share_decoder_input_output_embed = source.config.tie_word_embeddings
+    return dict(decoder.state_dict()), args
 
 
 def native_config_from_torchscale(args, **overrides):
