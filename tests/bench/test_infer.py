@@ -22,6 +22,8 @@ POINT_KEYS = {
     "decode_tokens_per_s",
     "peak_mem_mib",
     "peak_mem_total_mib",
+    "prefill_peak_mem_mib",
+    "decode_peak_mem_mib",
     "cache_bytes",
     "cache_analytic_bytes",
     "cache_mib",

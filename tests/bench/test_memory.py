@@ -35,3 +35,16 @@ def test_peak_memory_sees_a_freed_allocation_and_resets_between_blocks():
         y = torch.ones(MIB // 4)
         del y
     assert peak.peak_delta_bytes < 16 * MIB  # the previous block's peak is not carried over
+
+
+def test_phases_keep_the_start_and_restart_the_peak():
+    peak = PeakMemory(torch.device("cpu"))
+    with peak.measure():
+        x = torch.ones(48 * MIB // 4)  # phase 1 peaks at 48 MiB, then frees it
+        del x
+        peak.phase()
+        kept = torch.ones(8 * MIB // 4)  # phase 2 holds 8 MiB
+    assert peak.phase_delta_bytes[0] >= 44 * MIB
+    assert 6 * MIB <= peak.phase_delta_bytes[1] < 24 * MIB
+    assert peak.peak_delta_bytes == peak.phase_delta_bytes[0]
+    del kept

@@ -35,7 +35,8 @@ COLUMNS = [
     ("prefill_s", "prefill s", ".3f"),
     ("time_per_token_ms", "ms/token", ".2f"),
     ("decode_tokens_per_s", "tokens/s", ".1f"),
-    ("peak_mem_mib", "peak MiB", ".1f"),
+    ("prefill_peak_mem_mib", "prefill MiB", ".1f"),
+    ("decode_peak_mem_mib", "decode MiB", ".1f"),
     ("cache_mib", "cache MiB", ".3f"),
     ("cache_analytic_mib", "analytic MiB", ".3f"),
 ]
@@ -133,9 +134,11 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
         prefill_s, out = timed(device, prefill, model, ids)
         cache = out.cache
         measured = cache_bytes(cache)  # before decoding grows it: the cache of exactly `context` tokens
+        next_ids = out.logits[:, -1:].argmax(-1)  # (B, 1)
         dtype = cache_dtype(cache)  # a recurrent state may be kept in float32 under a bf16 model
         analytic = analytic_cache_bytes(config, context, batch_size, dtype.itemsize if dtype else value_bytes)
-        next_ids = out.logits[:, -1:].argmax(-1)  # (B, 1)
+        del out  # the prefill's logits; decoding keeps only the cache
+        peak.phase()  # decoding's peak from here: the cache it holds plus one step's activations
         step_s = []
         for _ in range(total_steps):
             seconds, out = timed(device, model, next_ids, cache=cache, use_cache=True)
@@ -151,6 +154,8 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
         "time_per_token_mean_ms": 1e3 * statistics.fmean(timed_steps),
         "decode_tokens_per_s": batch_size / per_token,
         "peak_mem_mib": peak.peak_delta_bytes / MIB,
+        "prefill_peak_mem_mib": peak.phase_delta_bytes[0] / MIB,
+        "decode_peak_mem_mib": peak.phase_delta_bytes[1] / MIB,
         "peak_mem_total_mib": peak.peak_bytes / MIB,
         "cache_bytes": measured,
         "cache_analytic_bytes": analytic,

@@ -112,33 +112,49 @@ def _return_freed_memory() -> None:
 
 
 class PeakMemory:
-    """Peak memory of a code block, in bytes above the memory in use when it started (`peak_delta_bytes`)
-    and in total (`peak_bytes`)."""
+    """Peak memory of a code block in bytes above the memory in use when it started, overall
+    (`peak_delta_bytes`, `peak_bytes` in total) and per phase: `phase()` closes one phase (its peak goes to
+    `phase_delta_bytes`) and restarts the peak counter, keeping the same starting point."""
 
     def __init__(self, device: torch.device):
         self.device = device
         self.peak_bytes = 0
         self.peak_delta_bytes = 0
+        self.phase_delta_bytes: list[int] = []
         self.exact = True  # False where the CPU peak could not be reset (the delta is then an upper bound)
+        self._start = 0
 
     @contextmanager
     def measure(self) -> Iterator["PeakMemory"]:
         _return_freed_memory()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(self.device)
-            start = torch.cuda.memory_allocated(self.device)
-        else:
-            self.exact = _reset_rss_peak()
-            start = rss_bytes()
+        self._reset()
+        self._start = torch.cuda.memory_allocated(self.device) if self._cuda else rss_bytes()
+        self.phase_delta_bytes = []
         yield self
-        if self.device.type == "cuda":
+        self.phase()
+        self.peak_delta_bytes = max(self.phase_delta_bytes)
+        self.peak_bytes = self._start + self.peak_delta_bytes
+
+    def phase(self) -> None:
+        self.phase_delta_bytes.append(max(0, self._peak() - self._start))
+        self._reset()
+
+    @property
+    def _cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def _reset(self) -> None:
+        if self._cuda:
             torch.cuda.synchronize(self.device)
-            self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
         else:
-            self.peak_bytes = _status_kib("VmHWM") * 1024
-        self.peak_delta_bytes = max(0, self.peak_bytes - start)
+            self.exact = _reset_rss_peak() and self.exact
+
+    def _peak(self) -> int:
+        if self._cuda:
+            torch.cuda.synchronize(self.device)
+            return torch.cuda.max_memory_allocated(self.device)
+        return _status_kib("VmHWM") * 1024
 
 
 def memory_budget_bytes(device: torch.device, limit_gib: float | None) -> int:

@@ -15,7 +15,18 @@ INFER_PLOTS = {  # file stem -> (y key, y label, log y, title)
         "Time per output token",
     ),
     "infer_tokens_per_s": ("decode_tokens_per_s", "decode tokens/s", False, "Decoding throughput"),
-    "infer_memory": ("peak_mem_mib", "MiB above the loaded model", False, "Peak memory (prefill + decode)"),
+    "infer_memory": (
+        "decode_peak_mem_mib",
+        "MiB above the loaded model",
+        False,
+        "Peak memory while decoding",
+    ),
+    "infer_prefill_memory": (
+        "prefill_peak_mem_mib",
+        "MiB above the loaded model",
+        False,
+        "Peak memory of prefill",
+    ),
     "infer_state_bytes": ("cache_bytes", "bytes (measured)", True, "KV cache vs recurrent state"),
 }
 TRAIN_PLOTS = {

@@ -4,6 +4,7 @@ PNGs are written into the report folder and linked by relative path. A missing p
 from pathlib import Path
 
 from ..bench.plots import bench_plots
+from ..bench.summary import infer_headline, train_headline
 from .plots import bar_chart, loss_curves
 from .runs import Run
 
@@ -203,11 +204,18 @@ def bench_section(runs: list[Run], out_dir: Path, kind: str) -> str:
             md += [f"### {run.name}", ""]
         md += [f"Device: {result.get('device')}, dtype {result.get('dtype')}.", ""]
         md += [bench_summary(result), ""]
+        md += [f"- {key}: {fmt(value)}" for key, value in headline(result).items()] + [""]
         md += [f"- {note}" for note in result.get("notes", [])] + [""]
         md += [image(p, out_dir, p.stem.replace("_", " ")) for p in bench_plots(result, folder)] + [""]
     if not any_result:
         md.append(NOT_RUN.format(what=f"no `bench/{kind}.json` (run `retlab bench {kind}`)"))
     return "\n".join(md)
+
+
+def headline(result: dict) -> dict:
+    if result["kind"] == "infer":
+        return {k: v for k, v in infer_headline(result).items() if "/" in k or "over" in k}
+    return train_headline(result)
 
 
 def bench_summary(result: dict) -> str:
