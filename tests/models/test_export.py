@@ -87,7 +87,12 @@ def fresh_process(exported, ids, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("fresh")
     torch.save(ids, work / "ids.pt")
     (work / "script.py").write_text(FRESH_PROCESS)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(work / "modules")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_MODULES_CACHE": str(work / "modules"),
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("PYTHONPATH", None)
     checkpoints = [str(out) for _, out in exported.values()]
     command = [sys.executable, "script.py", "ids.pt", "report.json", *checkpoints]
