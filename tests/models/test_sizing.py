@@ -90,3 +90,15 @@ def test_match_parameters_explains_an_impossible_match():
     target = transformer(hidden_size=256, num_hidden_layers=8)
     with pytest.raises(ValueError, match="cannot match"):
         match_parameters(reference, target)
+
+
+def test_torchscale_configs_are_counted_on_the_meta_device_and_can_be_matched():
+    pytest.importorskip("torchscale")
+    from retlab.models.torchscale import TorchScaleRetNetConfig, TorchScaleRetNetForCausalLM
+
+    config = TorchScaleRetNetConfig(
+        **SHARED, hidden_size=32, num_hidden_layers=2, num_heads=4, intermediate_size=64
+    )
+    assert count_parameters(config) == actual(TorchScaleRetNetForCausalLM(config))
+    matched = match_parameters(config, transformer(hidden_size=32))
+    assert abs(count_parameters(matched) - count_parameters(config)) <= 0.01 * count_parameters(config)
