@@ -18,7 +18,7 @@ import sys
 
 from retlab.bench.infer import bench_infer
 from retlab.bench.summary import infer_headline
-from retlab.config.loader import load_config
+from retlab.config import BenchConfig, ModelConfig, RetlabConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,23 +43,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_of(args):
     if args.quick:
         args.contexts, args.batch_sizes, args.decode_steps, args.warmup_steps = [512, 2048], [1], 8, 2
-    return load_config(
-        overrides={
-            "name": args.name,
-            "output_dir": args.output_dir,
-            "compare": args.archs,
-            "model.hidden_size": args.hidden_size,
-            "model.num_hidden_layers": args.layers,
-            "model.num_heads": args.heads,
-            "bench.use_trained": False,
-            "bench.vocab_size": args.vocab_size,
-            "bench.contexts": args.contexts,
-            "bench.batch_sizes": args.batch_sizes,
-            "bench.decode_steps": args.decode_steps,
-            "bench.warmup_steps": args.warmup_steps,
-            "bench.device": args.device,
-            "bench.dtype": args.dtype,
-        }
+    # Built directly (not through the YAML loader) so that the script runs where only torch and transformers are
+    # installed, e.g. a bare GPU machine.
+    return RetlabConfig(
+        name=args.name,
+        output_dir=args.output_dir,
+        compare=args.archs,
+        model=ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_heads=args.heads),
+        bench=BenchConfig(
+            use_trained=False,
+            vocab_size=args.vocab_size,
+            contexts=args.contexts,
+            batch_sizes=args.batch_sizes,
+            decode_steps=args.decode_steps,
+            warmup_steps=args.warmup_steps,
+            device=args.device,
+            dtype=args.dtype,
+        ),
     )
 
 

@@ -17,7 +17,7 @@ import sys
 
 from retlab.bench.summary import train_headline
 from retlab.bench.train import bench_train
-from retlab.config.loader import load_config
+from retlab.config import BenchConfig, ModelConfig, RetlabConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,24 +46,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_of(args):
     if args.quick:
         args.seq_lens, args.archs, args.steps = [512, 2048], ["retnet", "transformer"], 2
-    return load_config(
-        overrides={
-            "name": args.name,
-            "output_dir": args.output_dir,
-            "compare": args.archs[:1],
-            "model.hidden_size": args.hidden_size,
-            "model.num_hidden_layers": args.layers,
-            "model.num_heads": args.heads,
-            "bench.archs": args.archs,
-            "bench.use_trained": False,
-            "bench.vocab_size": args.vocab_size,
-            "bench.train_seq_lens": args.seq_lens,
-            "bench.train_batch_size": args.batch_size,
-            "bench.train_steps": args.steps,
-            "bench.memory_limit_gib": args.memory_limit_gib,
-            "bench.device": args.device,
-            "bench.dtype": args.dtype,
-        }
+    # Built directly (not through the YAML loader) so that the script runs where only torch and transformers are
+    # installed, e.g. a bare GPU machine.
+    return RetlabConfig(
+        name=args.name,
+        output_dir=args.output_dir,
+        compare=args.archs[:1],
+        model=ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_heads=args.heads),
+        bench=BenchConfig(
+            archs=args.archs,
+            use_trained=False,
+            vocab_size=args.vocab_size,
+            train_seq_lens=args.seq_lens,
+            train_batch_size=args.batch_size,
+            train_steps=args.steps,
+            memory_limit_gib=args.memory_limit_gib,
+            device=args.device,
+            dtype=args.dtype,
+        ),
     )
 
 

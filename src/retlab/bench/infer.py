@@ -132,7 +132,7 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
     peak = PeakMemory(device)
     with torch.inference_mode(), peak.measure():
         prefill_s, out = timed(device, prefill, model, ids)
-        cache = out.cache
+        cache = output_cache(out)
         measured = cache_bytes(cache)  # before decoding grows it: the cache of exactly `context` tokens
         next_ids = out.logits[:, -1:].argmax(-1)  # (B, 1)
         dtype = cache_dtype(cache)  # a recurrent state may be kept in float32 under a bf16 model
@@ -142,7 +142,7 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
         step_s = []
         for _ in range(total_steps):
             seconds, out = timed(device, model, next_ids, cache=cache, use_cache=True)
-            cache, next_ids = out.cache, out.logits[:, -1:].argmax(-1)
+            cache, next_ids = output_cache(out), out.logits[:, -1:].argmax(-1)
             step_s.append(seconds)
         del out, cache
     timed_steps = step_s[bench.warmup_steps :]
@@ -164,6 +164,12 @@ def infer_point(model, context: int, batch_size: int, bench, device, budget: int
         "cache_dtype": str(dtype).removeprefix("torch."),
         "decode_flops_per_token": decode_flops_per_token(config, context),
     }
+
+
+def output_cache(out):
+    """The cache of a model output: `cache` in transformers >= 5.2x, `past_key_values` before."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
 
 
 def prefill(model, ids: torch.Tensor):
