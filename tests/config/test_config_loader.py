@@ -186,3 +186,13 @@ def test_sweep_grid_keys_must_be_fields():
 def test_leaf_fields_cover_nested_sections():
     fields = leaf_fields()
     assert "data.mqar.num_kv_pairs" in fields and "train.lr" in fields and "data" not in fields
+
+
+def test_null_where_not_allowed_is_an_error(tmp_path):
+    e = error_of(tmp_path, "seed: null\ntrain:\n  lr:\n")
+    assert "seed" in str(e) and "train.lr" in str(e) and "null" in str(e)
+    assert load_config(write(tmp_path, "train:\n  max_epochs: null\n")).train.max_epochs is None
+
+
+def test_single_value_for_a_list_field_is_a_one_item_list(tmp_path):
+    assert load_config(write(tmp_path, "compare: transformer\n")).compare == ["transformer"]

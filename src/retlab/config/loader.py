@@ -210,6 +210,21 @@ def check_keys(data: dict, cls: type = RetlabConfig, prefix: str = "") -> None:
             check_keys(value, hints[key], dotted + ".")
 
 
+def _wrap_scalars(data: dict, prefix: str = "") -> None:
+    """`compare: retnet` -> `compare: [retnet]`: a single value where a list is expected is a one-item list."""
+    fields = leaf_fields()
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted not in fields:
+            _wrap_scalars(value, dotted + ".")
+        elif (
+            dotted in fields
+            and typing.get_origin(fields[dotted]) is list
+            and isinstance(value, str | int | float)
+        ):
+            data[key] = [value]
+
+
 def set_dotted(data: dict, key: str, value: Any) -> None:
     *parents, leaf = key.split(".")
     for p in parents:
@@ -291,6 +306,7 @@ def load_config(
     """Defaults, then the YAML file at `path`, then `overrides` (dotted dict or CLI-style list); validated."""
     data = read_yaml(path) if path else {}
     check_keys(data)
+    _wrap_scalars(data)
     cli: list[str] = []
     if isinstance(overrides, dict):
         for key, value in overrides.items():
@@ -310,8 +326,9 @@ def load_config(
     except ArgumentError as e:
         raise _condense(e) from None
     except (TypeError, AttributeError, ValueError) as e:  # values jsonargparse could not even inspect
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(
-            str(path or "config"), f"invalid value ({e})", "compare with configs/template.yaml"
+            str(path or "config"), f"invalid value ({first})", "compare with configs/template.yaml"
         ) from None
     cfg = from_dict(RetlabConfig, ns.as_dict())
     if check:
@@ -322,8 +339,25 @@ def load_config(
 # ---------------------------------------------------------------- validation
 
 
+def _get(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def _null_problems(cfg: RetlabConfig) -> list[tuple[str, str, str]]:
+    """Fields set to null that do not allow it (jsonargparse lets null through for any type)."""
+    bad = []
+    for key, tp in leaf_fields().items():
+        if _get(cfg, key) is None and type(None) not in typing.get_args(tp):
+            bad.append((key, "is null", f"set it to {describe_type(tp)} or leave it out for the default"))
+    return bad
+
+
 def _problems(cfg: RetlabConfig) -> list[tuple[str, str, str]]:
-    bad: list[tuple[str, str, str]] = []
+    bad: list[tuple[str, str, str]] = _null_problems(cfg)
+    if bad:  # the range checks below assume values of the declared types
+        return bad
 
     def need(ok: bool, field: str, problem: str, fix: str) -> None:
         if not ok:
