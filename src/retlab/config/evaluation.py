@@ -1,6 +1,15 @@
 """The `eval` and `generate` sections."""
 
+import re
 from dataclasses import dataclass, field
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _device_problems(device: str, key: str) -> list[tuple[str, str, str]]:
+    if _DEVICE.fullmatch(device):
+        return []
+    return [(key, f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")]
 
 
 @dataclass
@@ -18,9 +27,21 @@ class EvalConfig:
     batch_size: int = 8
     """Evaluation batch size."""
     data_dir: str | None = None
-    """Local task data (the layout of shared/data/eval); unset: the harness's own Hub tasks."""
+    """Local task data in the layout of shared/data/eval (wikitext reads wikitext/wiki.test.raw there, else
+    ../corpora/wikitext-2-raw/); unset: the harness's own Hub tasks (needs the Hub or its cache)."""
     stride: int | None = None
-    """Sliding-window stride for perplexity over long text (default: the trained sequence length)."""
+    """Sliding-window stride for test perplexity; windows are data.seq_len tokens (default stride: data.seq_len,
+    i.e. consecutive chunks; smaller strides give every token at least seq_len - stride tokens of context)."""
+    max_length: int | None = None
+    """Longest input the harness feeds a model; longer contexts lose their oldest tokens (default: data.seq_len)."""
+    device: str = "auto"
+    """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        bad = _device_problems(self.device, "eval.device")
+        if self.max_length is not None and self.max_length < 1:
+            bad.append(("eval.max_length", f"must be > 0, got {self.max_length}", "use a positive value"))
+        return bad
 
 
 @dataclass
@@ -41,3 +62,8 @@ class GenerateConfig:
     """Sample from the k most likely tokens."""
     top_p: float | None = None
     """Nucleus sampling threshold."""
+    device: str = "auto"
+    """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        return _device_problems(self.device, "generate.device")

@@ -1,0 +1,106 @@
+"""Which models `retlab eval` and `retlab generate` use, and loading them with their tokenizer.
+
+A model is given as a Hugging Face export directory (has config.json, e.g. runs/q/retnet/best), an
+architecture folder of a run (runs/q/retnet -> its best/), or a run folder (runs/q -> every <arch>/best/)."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import ConfigError
+from ..layout import RunLayout
+
+
+def _is_export(path: Path) -> bool:
+    return (path / "config.json").is_file()
+
+
+def label_of(export: Path) -> str:
+    """`retnet` for runs/q/retnet/best, `retnet/final` for .../final, else the folder name."""
+    if export.name == "best":
+        return export.parent.name
+    if export.name == "final":
+        return f"{export.parent.name}/final"
+    return export.name
+
+
+def expand(entry: str, field: str) -> list[Path]:
+    """The export directories that `entry` (export, arch folder or run folder) stands for."""
+    path = Path(entry).expanduser()
+    if _is_export(path):
+        return [path]
+    if _is_export(path / "best"):
+        return [path / "best"]
+    runs = sorted(p / "best" for p in path.glob("*/") if _is_export(p / "best")) if path.is_dir() else []
+    if runs:
+        return runs
+    raise ConfigError(
+        field,
+        f"'{entry}' is not an exported model (config.json), an architecture folder with best/, or a run folder",
+        "give e.g. runs/quickstart/retnet/best or runs/quickstart",
+    )
+
+
+def run_models(cfg, field: str) -> dict[str, Path]:
+    """{arch: runs/<name>/<arch>/best} for every architecture of cfg.compare; all must have been trained."""
+    out = {}
+    for arch in cfg.compare:
+        best = RunLayout.of(cfg).arch(arch).best
+        if not _is_export(best):
+            raise ConfigError(
+                field,
+                f"no trained {arch} model at {best}",
+                f"run `retlab train` or `retlab run` first, or set --{field}",
+            )
+        out[arch] = best
+    return out
+
+
+def resolve_models(entries: list[str], cfg, field: str = "eval.models") -> dict[str, Path]:
+    """{label: export dir} for `entries`, or for the run's architectures when `entries` is empty."""
+    if not entries:
+        return run_models(cfg, field)
+    exports = [p for entry in entries for p in expand(entry, field)]
+    labels = [label_of(p) for p in exports]
+    if len(set(labels)) < len(labels):  # e.g. two runs' retnet: tell them apart by path
+        labels = [str(p) for p in exports]
+    return dict(zip(labels, exports, strict=True))
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu"):
+    """The causal LM in `path`, in eval mode: retlab's own classes for retlab checkpoints (never their copied
+    code), transformers' Auto classes for anything else."""
+    from transformers import AutoModelForCausalLM
+
+    from ..models.factory import MODEL_TYPES, load_classes
+
+    model_type = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if model_type in MODEL_TYPES:
+        model = load_classes(MODEL_TYPES[model_type])[1].from_pretrained(path)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path)
+    return model.to(device).eval()
+
+
+def load_tokenizer_for(path: str | Path, cfg):
+    """The tokenizer saved with the model, else the run's tokenizer, else None (MQAR models have none)."""
+    from transformers import AutoTokenizer
+
+    for candidate in (Path(path), RunLayout.of(cfg).tokenizer):
+        if (candidate / "tokenizer_config.json").is_file() or (candidate / "tokenizer.json").is_file():
+            return AutoTokenizer.from_pretrained(str(candidate))
+    return None
+
+
+def model_stamp(path: Path) -> list:
+    """Cheap identity of an export for stage fingerprints: every file's name, size and modification time."""
+    return sorted(
+        [f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in Path(path).iterdir() if f.is_file()
+    )

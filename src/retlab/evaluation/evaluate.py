@@ -1,0 +1,154 @@
+"""`retlab eval`: perplexity (or MQAR accuracy) on the test split and lm-evaluation-harness tasks, for every model
+of the run side by side. Writes runs/<name>/eval/results.json atomically and prints one table; cached by a
+fingerprint of the eval settings, the data settings and the model files (`--force` reruns).
+
+results.json: {"models": {label: {"path", "params", "tasks": {task: {"n", metric: {"value", "stderr"}}}}},
+"summary": {label: {"task/metric": value}}, "settings": {...}}. `summary` is what `retlab run` merges into its
+comparison table."""
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..layout import RunLayout
+from ..utils.files import atomic_write_json, read_json
+from ..utils.stage import fingerprint, is_up_to_date, mark_done
+from . import harness
+from .checkpoints import load_model, load_tokenizer_for, model_stamp, resolve_device, resolve_models
+
+RESULTS = "results.json"
+VERSION = 1
+
+
+def _code_digest() -> str:
+    """Changes when a task YAML or loader changes, so cached results of old task definitions are not reused."""
+    h = hashlib.sha256()
+    for f in sorted(harness.TEMPLATES.glob("*")):
+        if f.is_file() and f.suffix in (".yaml", ".py"):
+            h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def eval_fingerprint(cfg, models: dict[str, Path]) -> str:
+    data = {
+        "data": dataclasses.asdict(cfg.data),
+        "tokenizer": dataclasses.asdict(cfg.tokenizer),
+        "seed": cfg.seed,
+    }
+    stamps = {label: model_stamp(path) for label, path in models.items()}
+    return fingerprint("eval", VERSION, dataclasses.asdict(cfg.eval), data, stamps, _code_digest())
+
+
+def evaluate(cfg, force: bool = False) -> dict:
+    """Evaluate every model of `cfg.eval.models` (default: each architecture of `cfg.compare`, best checkpoint)."""
+    e = cfg.eval
+    models = resolve_models(e.models, cfg)
+    harness.check_tasks(e.tasks, e.data_dir)
+    out = RunLayout.of(cfg).eval
+    fp = eval_fingerprint(cfg, models)
+    if not force and is_up_to_date(out, fp) and (out / RESULTS).is_file():
+        print(f"eval: up to date ({out / RESULTS}); --force reruns")
+        results = read_json(out / RESULTS)
+        print(format_table(results))
+        return results
+    task_dir = harness.write_task_dir(e.data_dir, out / "tasks") if e.tasks and e.data_dir else None
+    per_model = {label: evaluate_model(cfg, label, path, task_dir) for label, path in models.items()}
+    results = {
+        "models": per_model,
+        "summary": {label: summarize(m["tasks"]) for label, m in per_model.items()},
+        "settings": dataclasses.asdict(e) | {"task_dir": str(task_dir) if task_dir else None},
+    }
+    atomic_write_json(out / RESULTS, results)
+    mark_done(out, fp)
+    print(format_table(results))
+    print(f"eval: -> {out / RESULTS}")
+    return results
+
+
+def evaluate_model(cfg, label: str, path: Path, task_dir: Path | None) -> dict:
+    """{"path", "params", "wall_time_s", "tasks": {...}} of one model."""
+    e, t0 = cfg.eval, time.perf_counter()
+    model = load_model(path, resolve_device(e.device))
+    tokenizer = load_tokenizer_for(path, cfg)
+    tasks = {}
+    print(f"eval: {label} ({path})")
+    if cfg.data.source == "mqar":
+        from .mqar import mqar_scores
+
+        tasks["mqar"] = mqar_scores(model, cfg, e.batch_size)
+    else:
+        tasks["perplexity"] = split_perplexity(cfg, model, tokenizer)
+    if e.tasks:
+        if tokenizer is None:
+            raise ConfigError(
+                "eval.tasks",
+                f"{label} has no tokenizer (MQAR models read token ids)",
+                "clear eval.tasks for this run",
+            )
+        lm = harness.harness_lm(model, tokenizer, e.batch_size, e.max_length or cfg.data.seq_len)
+        manager, loaded = harness.load_tasks(e.tasks, task_dir)
+        tasks |= harness.run_tasks(lm, loaded.values(), manager, e.num_fewshot, e.limit, cfg.seed)
+    params = sum(p.numel() for p in model.parameters())
+    return {"path": str(path), "params": params, "wall_time_s": time.perf_counter() - t0, "tasks": tasks}
+
+
+def split_perplexity(cfg, model, tokenizer) -> dict:
+    """Perplexity on the run's test split, windows of data.seq_len tokens moved by eval.stride."""
+    from ..data.download import download, iter_documents, splits_dir
+    from .perplexity import perplexity
+
+    if tokenizer is None:
+        raise ConfigError(
+            "tokenizer",
+            "the model has no tokenizer and the run has none",
+            "evaluate an export that includes its tokenizer",
+        )
+    download(cfg)
+    window = cfg.data.seq_len
+    stride = cfg.eval.stride or window
+    if stride > window:
+        raise ConfigError(
+            "eval.stride",
+            f"{stride} is larger than the window data.seq_len={window} (tokens would go unscored)",
+            f"use at most {window}",
+        )
+    r = perplexity(
+        model, tokenizer, iter_documents(splits_dir(cfg), "test"), window, stride, cfg.eval.batch_size
+    )
+    metrics = {k: {"value": r[k], "stderr": None} for k in ("loss", "ppl", "bits_per_byte")}
+    return {"n": r["tokens"], **metrics, "bytes": r["bytes"], "window": window, "stride": stride}
+
+
+def summarize(tasks: dict) -> dict[str, float]:
+    """{"task/metric": value} of every scored metric, for merging into comparison tables."""
+    return {
+        f"{task}/{metric}": v["value"]
+        for task, metrics in tasks.items()
+        for metric, v in metrics.items()
+        if isinstance(v, dict) and "value" in v
+    }
+
+
+def _cell(v: dict | None) -> str:
+    if not v or v.get("value") is None:
+        return "-"
+    fmt = (lambda x: f"{x:.4g}") if abs(v["value"]) >= 1000 else (lambda x: f"{x:.4f}")
+    return fmt(v["value"]) + (f" ± {fmt(v['stderr'])}" if v.get("stderr") is not None else "")
+
+
+def format_table(results: dict) -> str:
+    """One row per (task, metric), one column per model: value ± stderr."""
+    labels = list(results["models"])
+    rows: dict[tuple[str, str], list[str]] = {}
+    for i, label in enumerate(labels):
+        for task, metrics in results["models"][label]["tasks"].items():
+            for metric, v in metrics.items():
+                if isinstance(v, dict) and "value" in v:
+                    rows.setdefault((task, metric), ["-"] * len(labels))[i] = _cell(v)
+    table = [["task", "metric", *labels]] + [[t, m, *cells] for (t, m), cells in rows.items()]
+    widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""lm-evaluation-harness through its Python API, on local task data or the harness's own Hub tasks.
+
+Local tasks are retlab's YAMLs in `tasks/`: each `include:`s the harness's built-in task (prompt, choices,
+target, metrics) and replaces only the data source by a loader in `tasks/utils.py` that reads the original
+files under `eval.data_dir`. The YAMLs hold `$LM_EVAL_TASKS` and `$DATA_DIR`; `write_task_dir` renders them
+with absolute paths (so nothing depends on the working directory) into a folder that the stock `lm_eval` CLI
+can also use: `lm_eval --include_path DIR --tasks retlab_piqa ...`."""
+
+import json
+import shutil
+import string
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..utils.files import atomic_dir
+
+SUPPORTED_TASKS = (
+    "hellaswag",
+    "winogrande",
+    "piqa",
+    "arc_easy",
+    "arc_challenge",
+    "lambada_openai",
+    "boolq",
+    "openbookqa",
+    "sciq",
+    "wikitext",
+)
+LOCAL_PREFIX = "retlab_"
+TEMPLATES = Path(__file__).parent / "tasks"
+
+
+def lm_eval_tasks_dir() -> Path:
+    import lm_eval.tasks
+
+    return Path(lm_eval.tasks.__file__).parent
+
+
+def local_task_name(task: str) -> str:
+    return LOCAL_PREFIX + task
+
+
+def check_tasks(tasks: list[str], data_dir: str | None) -> None:
+    """With local data only the tasks retlab ships YAMLs for exist; Hub task names are the harness's to check."""
+    if data_dir is None:
+        return
+    unknown = [t for t in tasks if t not in SUPPORTED_TASKS]
+    if unknown:
+        raise ConfigError(
+            "eval.tasks",
+            f"no local task for {', '.join(unknown)}",
+            f"use some of {', '.join(SUPPORTED_TASKS)}, or unset eval.data_dir to use the harness's Hub tasks",
+        )
+    if not Path(data_dir).is_dir():
+        raise ConfigError(
+            "eval.data_dir",
+            f"'{data_dir}' is not a directory",
+            "point it at the eval data (e.g. ../shared/data/eval)",
+        )
+
+
+def _yaml_string(path: Path) -> str:
+    return json.dumps(str(path))[1:-1]  # the inside of a double-quoted YAML scalar
+
+
+def write_task_dir(data_dir: str | Path, out_dir: str | Path) -> Path:
+    """Render every local task YAML for `data_dir` into `out_dir` (with the loaders beside them); returns out_dir."""
+    values = {
+        "LM_EVAL_TASKS": _yaml_string(lm_eval_tasks_dir()),
+        "DATA_DIR": _yaml_string(Path(data_dir).resolve()),
+    }
+    with atomic_dir(out_dir) as tmp:
+        for template in sorted(TEMPLATES.glob(f"{LOCAL_PREFIX}*.yaml")):
+            text = string.Template(template.read_text(encoding="utf-8")).substitute(values)
+            (tmp / template.name).write_text(text, encoding="utf-8")
+        shutil.copyfile(TEMPLATES / "utils.py", tmp / "utils.py")
+    return Path(out_dir)
+
+
+def task_manager(task_dir: Path | None):
+    """Only retlab's rendered tasks when given (indexing the harness's ~10k YAMLs costs ~10 s), else the harness's."""
+    from lm_eval.tasks import TaskManager
+
+    if task_dir is None:
+        return TaskManager()
+    return TaskManager(include_path=str(task_dir), include_defaults=False)
+
+
+def harness_lm(model, tokenizer, batch_size: int, max_length: int | None = None):
+    """An lm-eval HFLM around an already-loaded model (its device and dtype are kept); inputs longer than
+    `max_length` (default: the trained context, max_position_embeddings) lose their oldest tokens."""
+    from lm_eval.models.huggingface import HFLM
+
+    max_length = max_length or getattr(model.config, "max_position_embeddings", None)
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_length=max_length)
+
+
+def load_tasks(tasks: list[str], task_dir: Path | None):
+    """(TaskManager, {name: lm-eval Task}) for `tasks`; local tasks when `task_dir` is given, else the Hub's."""
+    manager = task_manager(task_dir)
+    names = [local_task_name(t) for t in tasks] if task_dir else list(tasks)
+    return manager, manager.load(names)["tasks"]
+
+
+def run_tasks(lm, tasks, manager, num_fewshot: int, limit: int | None, seed: int = 0) -> dict:
+    """Scores of `tasks` (names or loaded Tasks): {task: {"n": examples, metric: {"value", "stderr"}}}, keyed by
+    the plain task name (`piqa` for retlab's local `retlab_piqa`)."""
+    from lm_eval import simple_evaluate
+
+    try:
+        with _without_env_info():
+            out = simple_evaluate(
+                model=lm,
+                tasks=list(tasks),
+                num_fewshot=num_fewshot,
+                limit=limit,
+                task_manager=manager,
+                random_seed=seed,
+                numpy_random_seed=seed,
+                torch_random_seed=seed,
+                fewshot_random_seed=seed,
+                bootstrap_iters=1000,  # stderr of perplexity-type metrics; the default 100k takes minutes on CPU
+                log_samples=False,
+            )
+    except AssertionError as err:  # the harness asserts that every continuation fits the context
+        raise ConfigError(
+            "eval.max_length",
+            f"an answer of one of {', '.join(map(_task_name, tasks))} is longer than the {lm.max_length}-token context",
+            "raise eval.max_length (models then see inputs longer than they were trained on)",
+        ) from err
+    samples = out.get("n-samples", {})
+    return {
+        name.removeprefix(LOCAL_PREFIX): {"n": samples.get(name, {}).get("effective"), **parse_metrics(res)}
+        for name, res in out["results"].items()
+    }
+
+
+@contextmanager
+def _without_env_info():
+    """Skip the harness's environment report (torch's collect_env runs ~10 subprocesses, ~4 s per call on a
+    busy CPU); retlab does not keep it."""
+    import lm_eval.evaluator
+
+    if not hasattr(lm_eval.evaluator, "add_env_info"):
+        yield
+        return
+    original = lm_eval.evaluator.add_env_info
+    lm_eval.evaluator.add_env_info = lambda results: None
+    try:
+        yield
+    finally:
+        lm_eval.evaluator.add_env_info = original
+
+
+def _task_name(task) -> str:
+    return task if isinstance(task, str) else task.config.task
+
+
+def parse_metrics(task_results: dict) -> dict:
+    """The harness's flat {"acc,none": v, "acc_stderr,none": s, ...} -> {"acc": {"value": v, "stderr": s}}."""
+    metrics = {}
+    for key, value in task_results.items():
+        metric, _, filt = key.partition(",")
+        if not filt or "_stderr" in metric:
+            continue
+        name = metric if filt == "none" else f"{metric},{filt}"
+        stderr = task_results.get(f"{metric}_stderr,{filt}")
+        metrics[name] = {"value": _number(value), "stderr": _number(stderr)}
+    return metrics
+
+
+def _number(x) -> float | None:
+    return float(x) if isinstance(x, int | float) else None  # the harness writes "N/A" where it has no stderr

@@ -1,0 +1,120 @@
+"""retlab's local lm-eval tasks: every task loads the MANIFEST's records, maps gold answers right, and scores a
+random-init retlab model at chance."""
+
+import math
+
+import pytest
+
+from retlab.errors import ConfigError
+from retlab.evaluation import harness
+
+from .conftest import MAX_LENGTH, tiny_model
+
+# Record counts from shared/data/MANIFEST.md (wikitext: the 62 articles of wiki.test.raw).
+MANIFEST_COUNTS = {
+    "hellaswag": 10_042,
+    "winogrande": 1_267,
+    "piqa": 1_838,
+    "arc_easy": 2_376,
+    "arc_challenge": 1_172,
+    "lambada_openai": 5_153,
+    "boolq": 3_270,
+    "openbookqa": 500,
+    "sciq": 1_000,
+    "wikitext": 62,
+}
+
+# The gold answer of each task's first record, read off the original files by eye.
+FIRST_GOLD = {
+    "piqa": "Provide the guinea pig with a cage full of a few inches of bedding made of ripped paper strips, you will also need to supply it with a water bottle and a food dish.",
+    "boolq": "no",  # label "false"
+    "arc_easy": "Sunlight is the source of energy for nearly all ecosystems.",
+    "arc_challenge": "Planetary days will become shorter.",
+    "openbookqa": "quit eating lunch out",
+    "sciq": "oxidants",
+    "hellaswag": "starts pulling up roofing on a roof.",
+    "winogrande": "Sarah was a much better surgeon than Maria so Maria",  # answer "2": the context with option2
+}
+
+
+@pytest.fixture(scope="module")
+def lm(tokenizer):
+    return harness.harness_lm(
+        tiny_model("transformer", len(tokenizer)), tokenizer, batch_size=16, max_length=MAX_LENGTH
+    )
+
+
+def test_every_task_has_the_manifest_record_count(local_tasks):
+    _, tasks = local_tasks
+    counts = {name.removeprefix("retlab_"): len(task.eval_docs) for name, task in tasks.items()}
+    assert counts == MANIFEST_COUNTS
+
+
+@pytest.mark.parametrize("task", sorted(FIRST_GOLD))
+def test_first_record_gold_answer(local_tasks, task):
+    t = local_tasks[1][f"retlab_{task}"]
+    doc = t.eval_docs[0]
+    if task == "winogrande":  # the choices are contexts; the gold one is picked by doc_to_text
+        assert t.doc_to_choice(doc)[t.doc_to_text(doc)] == FIRST_GOLD[task]
+    else:
+        assert t.doc_to_choice(doc)[int(t.doc_to_target(doc))] == FIRST_GOLD[task]
+
+
+def test_generation_style_targets(local_tasks):
+    tasks = local_tasks[1]
+    lambada = tasks["retlab_lambada_openai"]
+    assert lambada.doc_to_target(lambada.eval_docs[0]) == " signs"
+    wiki = tasks["retlab_wikitext"]
+    assert wiki.doc_to_target(wiki.eval_docs[0]).startswith(" = Robert Boulter =\n")
+
+
+def test_every_task_scores_a_few_examples(lm, local_tasks):
+    manager, tasks = local_tasks
+    scores = harness.run_tasks(lm, tasks.values(), manager, num_fewshot=0, limit=2)
+    assert sorted(scores) == sorted(MANIFEST_COUNTS)
+    for task, metrics in scores.items():
+        assert metrics["n"] == 2, task
+        values = {m: v["value"] for m, v in metrics.items() if m != "n"}
+        assert values and all(math.isfinite(v) for v in values.values()), (task, values)
+        for metric in ("acc", "acc_norm"):
+            if metric in values:
+                assert 0 <= values[metric] <= 1
+    assert scores["wikitext"]["bits_per_byte"]["value"] > 0
+
+
+CHANCE = {"piqa": 1 / 2, "winogrande": 1 / 2, "arc_easy": 1 / 4}
+
+
+def test_random_init_scores_at_chance(lm, local_tasks):
+    """A model that knows nothing lands within 4 standard errors of guessing (acc_norm where the task has it:
+    unnormalised accuracy of an untrained model tracks answer length, not knowledge)."""
+    manager, tasks = local_tasks
+    n = 80
+    scores = harness.run_tasks(lm, [tasks[f"retlab_{t}"] for t in CHANCE], manager, num_fewshot=0, limit=n)
+    for task, p in CHANCE.items():
+        acc = scores[task].get("acc_norm", scores[task]["acc"])["value"]
+        assert abs(acc - p) <= 4 * math.sqrt(p * (1 - p) / n), (task, acc)
+
+
+def test_unknown_local_task_is_a_config_error(eval_data):
+    with pytest.raises(ConfigError, match="eval.tasks: no local task for mmlu"):
+        harness.check_tasks(["piqa", "mmlu"], str(eval_data))
+    harness.check_tasks(["mmlu"], None)  # the harness's own Hub tasks: its names, its checks
+
+
+def test_answer_longer_than_context_is_a_config_error(tokenizer, local_tasks):
+    short = harness.harness_lm(
+        tiny_model("transformer", len(tokenizer)), tokenizer, batch_size=4, max_length=4
+    )
+    manager, tasks = local_tasks
+    with pytest.raises(ConfigError, match="eval.max_length"):
+        harness.run_tasks(short, [tasks["retlab_piqa"]], manager, num_fewshot=0, limit=2)
+
+
+def test_rendered_yamls_use_absolute_paths_and_no_tags(task_dir, eval_data):
+    for task in MANIFEST_COUNTS:
+        text = (task_dir / f"retlab_{task}.yaml").read_text()
+        assert "$" not in text.split("\n", 2)[2]  # every placeholder below the comment header is filled in
+        assert f'data_dir: "{eval_data.resolve()}"' in text
+        assert "tag: null" in text and "training_split: null" in text
+    assert (task_dir / "utils.py").is_file()
