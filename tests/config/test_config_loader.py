@@ -196,3 +196,9 @@ def test_null_where_not_allowed_is_an_error(tmp_path):
 
 def test_single_value_for_a_list_field_is_a_one_item_list(tmp_path):
     assert load_config(write(tmp_path, "compare: transformer\n")).compare == ["transformer"]
+
+
+def test_dict_override_of_a_section_merges(tmp_path):
+    cfg = load_config(write(tmp_path, "train:\n  batch_size: 4\n"), {"train": {"lr": 0.5}})
+    assert (cfg.train.lr, cfg.train.batch_size) == (0.5, 4)
+    assert load_config(None, ["--data.path=a.txt,b.txt"]).data.path == ["a.txt", "b.txt"]

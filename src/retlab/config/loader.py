@@ -226,21 +226,29 @@ def _wrap_scalars(data: dict, prefix: str = "") -> None:
 
 
 def set_dotted(data: dict, key: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts; a mapping given for a section is merged into it, not swapped for it."""
     *parents, leaf = key.split(".")
     for p in parents:
         if not isinstance(data.get(p), dict):
             data[p] = {}
         data = data[p]
-    data[leaf] = value
+    if isinstance(value, dict) and isinstance(data.get(leaf), dict) and key not in leaf_fields():
+        for k, v in value.items():
+            set_dotted(data[leaf], k, v)
+    else:
+        data[leaf] = value
 
 
 def _flags(args: list[str]) -> list[str]:
-    return [a[2:].split("=", 1)[0] for a in args if a.startswith("--")]
+    return [a[2:] for a in args if a.startswith("--")]
 
 
 def _listify(args: list[str]) -> list[str]:
-    """`--data.path a.txt,b.txt` -> `--data.path ["a.txt", "b.txt"]` for list fields given without brackets."""
-    fields, out = leaf_fields(), list(args)
+    """`--data.path a.txt,b.txt` -> `--data.path ["a.txt", "b.txt"]` for list fields given without brackets.
+    `--key=value` is split into `--key value` first."""
+    fields, out = leaf_fields(), []
+    for arg in args:
+        out += arg.split("=", 1) if arg.startswith("--") and "=" in arg else [arg]
     for i, arg in enumerate(out[:-1]):
         key = arg[2:] if arg.startswith("--") else None
         value = out[i + 1]
@@ -260,12 +268,12 @@ def check_cli_args(args: list[str]) -> None:
 
 
 @cache
-def config_parser(prog: str = "retlab", description: str | None = None):
-    """jsonargparse parser over every config field; the field docstrings are its help text."""
+def config_parser():
+    """jsonargparse parser over every config field (types, defaults; field docstrings are its help text)."""
     from jsonargparse import ArgumentParser, set_parsing_settings
 
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
-    parser = ArgumentParser(prog=prog, description=description, exit_on_error=False, default_env=False)
+    parser = ArgumentParser(prog="retlab", exit_on_error=False, default_env=False)
     parser.add_class_arguments(RetlabConfig, nested_key=None, as_group=False)
     return parser
 
