@@ -130,3 +130,21 @@ def test_csv_stays_whole_after_a_crash(tmp_path, monkeypatch):
     assert len(rows) == 4 and all(
         r["retnet/seeds_done"] == "1" and r["retnet-transformer/better"] for r in rows
     )
+
+
+def test_eval_task_scores_join_the_results(tmp_path):
+    from retlab.layout import RunLayout
+    from retlab.utils.files import atomic_write_json
+
+    def trial(spec):  # what `retlab eval` leaves in a trial folder when sweep.evaluate is on
+        acc = 0.5 + spec.seed / 10
+        atomic_write_json(
+            RunLayout.of(spec.cfg).eval / "results.json", {"summary": {spec.arch: {"piqa/acc": acc}}}
+        )
+        return {"test_loss": 3.0}
+
+    cfg = make_cfg(tmp_path)
+    out = sweep(cfg, trial_fn=trial)
+    row = read_csv(out / "results.csv")[0]
+    assert float(row["retnet/eval/piqa/acc_mean"]) == pytest.approx(0.55)  # mean over seeds 0 and 1
+    assert float(row["transformer/eval/piqa/acc_mean"]) == pytest.approx(0.55)

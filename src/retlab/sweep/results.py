@@ -8,7 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..utils.files import atomic_write_text
+from ..layout import RunLayout
+from ..utils.files import atomic_write_text, read_json
 from .stats import evaluate_models, summarize
 from .trial import TrialSpec, load_metrics, status
 
@@ -42,7 +43,8 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
     losses: dict[str, dict[int, float]] = {}
     for arch in compare:
         runs = [s for s in group if s.arch == arch]
-        done = {s.seed: m for s in runs if status(s) == "done" and (m := load_metrics(s)) is not None}
+        finished = [s for s in runs if status(s) == "done" and load_metrics(s) is not None]
+        done = {s.seed: load_metrics(s) for s in finished}
         losses[arch] = {seed: m["test_loss"] for seed, m in done.items() if _num(m.get("test_loss"))}
         first = next(iter(done.values()), {})
         stat = summarize(list(losses[arch].values()))
@@ -60,6 +62,9 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
         }
         for m in MEANS:
             row[f"{arch}/{m}_mean"] = summarize([d[m] for d in done.values() if _num(d.get(m))]).mean
+        evals = [eval_summary(s) for s in finished]
+        for key in sorted({k for e in evals for k in e}):
+            row[f"{arch}/eval/{key}_mean"] = summarize([e[key] for e in evals if _num(e.get(key))]).mean
     for other in compare[1:]:
         if losses[compare[0]] and losses[other]:
             c = evaluate_models(compare[0], other, losses[compare[0]], losses[other])
@@ -69,6 +74,15 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
                 for k in ("loss_diff", "rel_diff", "diff_ci95", "significant", "better")
             }
     return row
+
+
+def eval_summary(spec: TrialSpec) -> dict[str, float]:
+    """The trial's `retlab eval` summary ({"task/metric": value}) when it ran (sweep.evaluate), else {}."""
+    try:
+        summary = read_json(RunLayout.of(spec.cfg).eval / "results.json").get("summary", {})
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in summary.get(spec.arch, {}).items() if _num(v)}
 
 
 def trial_rows(specs: list[TrialSpec]) -> list[dict[str, Any]]:
@@ -97,7 +111,8 @@ def write_results(
 ) -> Path:
     """(Re)write results.csv, trials.csv and summary.md from the trial folders; returns results.csv."""
     rows = point_rows(specs, compare)
-    out = write_csv(sweep_dir / "results.csv", rows, point_columns(grid_keys, compare))
+    evals = sorted({k for r in rows for k in r if "/eval/" in k})  # only with sweep.evaluate
+    out = write_csv(sweep_dir / "results.csv", rows, point_columns(grid_keys, compare) + evals)
     trials = trial_rows(specs)
     write_csv(sweep_dir / "trials.csv", trials, list(trials[0]) if trials else ["trial_id"])
     from .summary import summary_markdown
