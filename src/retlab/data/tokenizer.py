@@ -59,7 +59,7 @@ def load_tokenizer(path: str | Path):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(str(path))
+        tok = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(
@@ -67,6 +67,11 @@ def load_tokenizer(path: str | Path):
             f"cannot load a tokenizer from '{path}': {first}",
             "give a tokenizer directory or a cached Hub name",
         ) from None
+    if not tok.is_fast:  # packing reads the Rust tokenizer (tokenizer.json) in worker processes
+        raise ConfigError(
+            "tokenizer.path", f"'{path}' has no fast (Rust) tokenizer", "give a tokenizer with tokenizer.json"
+        )
+    return tok
 
 
 def special_ids(tok) -> dict[str, int]:
