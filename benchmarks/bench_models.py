@@ -2,7 +2,8 @@
 Transformer++ sized to the same parameter count, at several sequence lengths (batch 1).
 
 One step = forward, loss, backward, AdamW step. tokens/s = seq_len / median step time over `--steps` steps after
-`--warmup` untimed ones. Prints a table and ends with one JSON line.
+`--warmup` untimed ones; the variants' steps are interleaved so that other load on the machine hits them alike.
+Prints a table and ends with one JSON line.
 
     .venv/bin/python benchmarks/bench_models.py                  # seq 256 1024 4096
     .venv/bin/python benchmarks/bench_models.py --quick          # seq 256 1024, 2 steps
@@ -127,26 +128,38 @@ def train_step(model, optimizer, ids: torch.Tensor) -> None:
     optimizer.step()
 
 
-def time_variant(name: str, seq_len: int, args) -> Result:
-    if VARIANTS[name][1] == "recurrent" and seq_len > args.recurrent_max_len:
-        return Result(name, seq_len, note=f"skipped: recurrent only up to {args.recurrent_max_len}")
-    try:
-        model, params, note = build(name, args)
-    except (ImportError, ModuleNotFoundError) as err:
-        return Result(name, seq_len, note=f"unavailable: {err}")
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def time_length(names: list[str], seq_len: int, args) -> list[Result]:
+    """Time every variant at `seq_len`. Steps are interleaved (one step of each variant per round) so that load
+    from other processes on a shared machine hits all variants alike."""
+    results, runners = {}, {}
+    for name in names:
+        if VARIANTS[name][1] == "recurrent" and seq_len > args.recurrent_max_len:
+            results[name] = Result(
+                name, seq_len, note=f"skipped: recurrent only up to {args.recurrent_max_len}"
+            )
+            continue
+        try:
+            model, params, note = build(name, args)
+        except ImportError as err:
+            results[name] = Result(name, seq_len, note=f"unavailable: {err}")
+            continue
+        model.train()
+        runners[name] = (model, torch.optim.AdamW(model.parameters(), lr=1e-4))
+        results[name] = Result(name, seq_len, params, note=note)
     ids = torch.randint(
         0, args.vocab_size, (1, seq_len + 1), generator=torch.Generator().manual_seed(seq_len)
     )
-    times = []
-    for i in range(args.warmup + args.steps):
-        start = time.perf_counter()
-        train_step(model, optimizer, ids)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - start)
-    step_s = statistics.median(times)
-    return Result(name, seq_len, params, step_s, seq_len / step_s, note)
+    times = {name: [] for name in runners}
+    for round_ in range(args.warmup + args.steps):
+        for name, (model, optimizer) in runners.items():
+            start = time.perf_counter()
+            train_step(model, optimizer, ids)
+            if round_ >= args.warmup:
+                times[name].append(time.perf_counter() - start)
+    for name, taken in times.items():
+        results[name].step_s = statistics.median(taken)
+        results[name].tokens_per_s = seq_len / results[name].step_s
+    return [results[name] for name in names]
 
 
 def profile(spec: str, args) -> None:
@@ -208,11 +221,10 @@ def main(argv=None) -> int:
         return 0
     results = []
     for seq in args.seq_lens:
-        for name in args.models:
-            results.append(time_variant(name, seq, args))
-            r = results[-1]
+        for r in time_length(args.models, seq, args):
+            results.append(r)
             print(
-                f"  {name} seq {seq}: {r.tokens_per_s or 0:.0f} tokens/s {r.note}",
+                f"  {r.model} seq {seq}: {r.tokens_per_s or 0:.0f} tokens/s {r.note}",
                 file=sys.stderr,
                 flush=True,
             )
