@@ -84,10 +84,10 @@ def main() -> None:
         n_bytes = sum(len(d.encode("utf-8")) for d in _DOCS)
         tok_json = (tokenizer_dir(cfg) / "tokenizer.json").read_text()
         eos = 2
-        tk._init_worker(tok_json, eos, "uint16")
+        tk.init_worker(tok_json, eos, "uint16")
         ctx = mp.get_context("fork")
         pool = (
-            ctx.Pool(args.num_proc, tk._init_worker, (tok_json, eos, "uint16")) if args.num_proc > 1 else None
+            ctx.Pool(args.num_proc, tk.init_worker, (tok_json, eos, "uint16")) if args.num_proc > 1 else None
         )
         try:
             out = Path(tmp) / "bench.bin"

@@ -73,7 +73,7 @@ def test_dtype_choice():
 def test_uint32_keeps_ids_above_65535(tmp_path, prepared):
     cfg, _ = prepared
     tok_json = (tokenizer_dir(cfg) / "tokenizer.json").read_text()
-    tk._init_worker(tok_json, 70_000, "uint32")  # an <eos> id that does not fit in uint16
+    tk.init_worker(tok_json, 70_000, "uint32")  # an <eos> id that does not fit in uint16
     c = tk.pack_split(splits_dir(cfg) / "test.jsonl", tmp_path / "t.bin", SEQ + 1, np.dtype(np.uint32))
     data = np.fromfile(tmp_path / "t.bin", dtype=np.uint32)
     assert len(data) == c["blocks"] * (SEQ + 1) and (data == 70_000).sum() > 0
@@ -81,7 +81,7 @@ def test_uint32_keeps_ids_above_65535(tmp_path, prepared):
 
 def test_one_and_two_processes_write_identical_files(tmp_path, prepared):
     cfg, info = prepared  # packed with num_proc=2
-    tk._init_worker((tokenizer_dir(cfg) / "tokenizer.json").read_text(), info.eos_token_id, "uint16")
+    tk.init_worker((tokenizer_dir(cfg) / "tokenizer.json").read_text(), info.eos_token_id, "uint16")
     for split in ("train", "test"):
         tk.pack_split(splits_dir(cfg) / f"{split}.jsonl", tmp_path / "one.bin", SEQ + 1, np.dtype(np.uint16))
         assert (tmp_path / "one.bin").read_bytes() == (info.data_dir / f"{split}.bin").read_bytes()

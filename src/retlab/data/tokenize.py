@@ -47,7 +47,7 @@ def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def _init_worker(tokenizer_json: str, eos: int, dtype: str) -> None:
+def init_worker(tokenizer_json: str, eos: int, dtype: str) -> None:
     from tokenizers import Tokenizer
 
     global _TOKENIZER, _EOS, _DTYPE
@@ -81,7 +81,7 @@ def pack_split(
     jsonl: Path, out_bin: Path, block_len: int, dtype: np.dtype, pool=None, num_proc: int = 1, desc: str = ""
 ) -> dict:
     """Tokenize one split's JSONL into `out_bin` and cut it to whole blocks; returns its counts.
-    Needs `_init_worker` to have run in this process (and in `pool`'s workers)."""
+    Needs `init_worker` to have run in this process (and in `pool`'s workers)."""
     from tqdm.auto import tqdm
 
     tasks = _tasks(jsonl, num_proc)
@@ -110,13 +110,13 @@ def pack_split(
 
 
 def _pool(num_proc: int, tokenizer_json: str, eos: int, dtype: np.dtype):
-    _init_worker(tokenizer_json, eos, dtype.name)  # the in-process path (num_proc == 1) uses it too
+    init_worker(tokenizer_json, eos, dtype.name)  # the in-process path (num_proc == 1) uses it too
     if num_proc <= 1:
         return None
     # Fork is fast (no re-import of torch); workers must not also spawn Rust threads each.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    return ctx.Pool(num_proc, initializer=_init_worker, initargs=(tokenizer_json, eos, dtype.name))
+    return ctx.Pool(num_proc, initializer=init_worker, initargs=(tokenizer_json, eos, dtype.name))
 
 
 def tokenize(cfg, force: bool = False) -> DataInfo:
