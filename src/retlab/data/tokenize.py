@@ -97,9 +97,8 @@ def pack_split(
             documents += n_docs
             bar.update(n_bytes)
     blocks, remainder = divmod(tokens, block_len)
-    os.truncate(
-        out_bin, blocks * block_len * np.dtype(dtype).itemsize
-    )  # the final partial block is the only text dropped
+    # The final partial block is the only text dropped.
+    os.truncate(out_bin, blocks * block_len * np.dtype(dtype).itemsize)
     return {
         "documents": documents,
         "tokens": tokens,
