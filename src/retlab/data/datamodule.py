@@ -79,14 +79,13 @@ class ShardedSampler(DistributedSampler):
         self.epoch = epoch
 
     def indices(self) -> np.ndarray:
-        order = (
-            np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
-            if self.shuffle
-            else np.arange(self.n)
-        )
-        order = (
-            np.resize(order, self.total_size) if self.n else order
-        )  # resize repeats from the start when padding
+        """This rank's indices for the current epoch."""
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        else:
+            order = np.arange(self.n)
+        if self.n:  # cut to (train) or repeat from the start up to (eval) a multiple of the world size
+            order = np.resize(order, self.total_size)
         return order[self.rank : self.total_size : self.num_replicas]
 
     def __iter__(self):
