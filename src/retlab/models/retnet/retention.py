@@ -176,9 +176,9 @@ def _equal_chunks(q, k, v, decay: Decay, size: int, state):
     across = decay.block_decay(size, dtype)  # (H, 1, 1)
     current = torch.zeros_like(chunk_kv[:, :, 0]) if state is None else state.to(dtype)  # (B, H, d_k, d_v)
     entering = []  # the state entering each chunk
-    for c in range(N):
+    for kv in chunk_kv.unbind(2):  # unbind, not indexing: its backward is one stack, not N zero-filled copies
         entering.append(current)
-        current = across * current + chunk_kv[:, :, c]
+        current = across * current + kv
     entering = torch.stack(entering, dim=2)  # (B, H, N, d_k, d_v)
 
     cross = (q * decay.query_decay(size, dtype)[:, None]) @ entering  # (B, H, N, C, d_v)
