@@ -35,33 +35,39 @@ TRAIN_PLOTS = {
 }
 
 
-def series(points: list[dict], x_key: str, y_key: str, group_keys: tuple[str, ...]) -> dict[str, tuple]:
-    """Measured points grouped into lines: label -> (xs, ys), sorted by x; skipped points are left out."""
-    lines: dict[str, list] = {}
+def series(points: list[dict], x_key: str, y_key: str, group_keys: tuple[str, ...]) -> dict[tuple, tuple]:
+    """Measured points grouped into lines: (values of group_keys) -> (xs, ys), sorted by x; skipped points are
+    left out."""
+    lines: dict[tuple, list] = {}
     for p in points:
-        if p.get(y_key) is None or "skipped" in p:
-            continue
-        label = ", ".join(
-            f"{p[k]}" if k == group_keys[0] else f"{k.replace('_size', '')}={p[k]}" for k in group_keys
-        )
-        lines.setdefault(label, []).append((p[x_key], p[y_key]))
-    return {label: tuple(zip(*sorted(xy), strict=True)) for label, xy in lines.items()}
+        if p.get(y_key) is not None and "skipped" not in p:
+            lines.setdefault(tuple(p[k] for k in group_keys), []).append((p[x_key], p[y_key]))
+    return {group: tuple(zip(*sorted(xy), strict=True)) for group, xy in lines.items()}
 
 
 def line_plot(
-    lines: dict[str, tuple], x_label: str, y_label: str, title: str, log_y: bool, path: Path
+    lines: dict[tuple, tuple],
+    labels: tuple[str, ...],
+    axes: tuple[str, str],
+    title: str,
+    log_y: bool,
+    path: Path,
 ) -> Path:
+    """One line per group: colour by the group's first value (the model), line style by its second (batch)."""
+    colors = {g[0]: f"C{i}" for i, g in enumerate(dict.fromkeys(g[:1] for g in lines))}
+    styles = {v: s for v, s in zip(sorted({g[1:] for g in lines}), ("-", "--", ":", "-."), strict=False)}
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    for label, (xs, ys) in lines.items():
-        ax.plot(xs, ys, marker="o", label=label)
+    for group, (xs, ys) in lines.items():
+        name = ", ".join([str(group[0])] + [f"{k}={v}" for k, v in zip(labels[1:], group[1:], strict=True)])
+        ax.plot(xs, ys, styles.get(group[1:], "-"), marker="o", color=colors[group[0]], label=name)
     ax.set_xscale("log", base=2)
     ticks = sorted({x for xs, _ in lines.values() for x in xs})
     ax.set_xticks(ticks, [tokens_label(t) for t in ticks])
     ax.minorticks_off()
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     if lines:
@@ -73,21 +79,35 @@ def line_plot(
     return path
 
 
-KINDS = {  # result kind -> (x key, x label, keys that make a line, plots, title)
-    "infer": ("context", "context length (tokens)", ("arch", "batch_size"), INFER_PLOTS, "decoding"),
-    "train": ("seq_len", "sequence length (tokens)", ("variant",), TRAIN_PLOTS, "training step"),
+KINDS = {  # result kind -> (x key, x label, keys that make a line, their legend names, plots, title)
+    "infer": (
+        "context",
+        "context length (tokens)",
+        ("arch", "batch_size"),
+        ("arch", "batch"),
+        INFER_PLOTS,
+        "decoding",
+    ),
+    "train": (
+        "seq_len",
+        "sequence length (tokens)",
+        ("variant",),
+        ("variant",),
+        TRAIN_PLOTS,
+        "training step",
+    ),
 }
 
 
 def bench_plots(result: dict, out_dir: Path) -> list[Path]:
     """The PNGs of a `bench/infer.json` or `bench/train.json` result, written to `out_dir`."""
-    x_key, x_label, group_keys, plots, what = KINDS[result["kind"]]
+    x_key, x_label, group_keys, labels, plots, what = KINDS[result["kind"]]
     where = f"{what}, {result.get('device', '')}, {result.get('dtype', '')}"
     return [
         line_plot(
             series(result["points"], x_key, y_key, group_keys),
-            x_label,
-            y_label,
+            labels,
+            (x_label, y_label),
             f"{title}\n{where}",
             log_y,
             Path(out_dir) / f"{stem}.png",

@@ -9,6 +9,7 @@ from .plots import bar_chart, loss_curves
 from .runs import Run
 
 CONFIG_KEYS = (
+    "compare",
     "model.hidden_size",
     "model.num_hidden_layers",
     "model.num_heads",
@@ -16,6 +17,8 @@ CONFIG_KEYS = (
     "model.value_dim",
     "model.chunk_size",
     "model.decay",
+    "model.retention_mode",
+    "model.positional",
     "data.source",
     "data.name",
     "data.seq_len",
@@ -41,6 +44,27 @@ METRIC_ORDER = (
     "tokens",
 )
 NOT_RUN = "_Not run: {what}._"
+INFER_TABLE = {  # key -> column header
+    "arch": "arch",
+    "batch_size": "batch",
+    "context": "context",
+    "prefill_s": "prefill s",
+    "time_per_token_ms": "ms/token",
+    "decode_tokens_per_s": "tokens/s",
+    "prefill_peak_mem_mib": "prefill MiB",
+    "decode_peak_mem_mib": "decode MiB",
+    "cache_mib": "cache MiB",
+    "cache_analytic_mib": "analytic MiB",
+}
+TRAIN_TABLE = {
+    "variant": "variant",
+    "seq_len": "seq len",
+    "tokens_per_s": "tokens/s",
+    "peak_mem_mib": "peak MiB",
+    "flops_per_token": "FLOP/token",
+    "achieved_tflops": "TFLOP/s",
+    "mfu": "MFU",
+}
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -220,32 +244,9 @@ def headline(result: dict) -> dict:
 
 def bench_summary(result: dict) -> str:
     points = [p for p in result["points"] if "skipped" not in p]
-    if result["kind"] == "infer":
-        headers = [
-            "arch",
-            "batch",
-            "context",
-            "ms/token",
-            "tokens/s",
-            "peak MiB",
-            "cache MiB",
-            "analytic MiB",
-        ]
-        keys = ["arch", "batch_size", "context", "time_per_token_ms", "decode_tokens_per_s", "peak_mem_mib"]
-        keys += ["cache_mib", "cache_analytic_mib"]
-    else:
-        headers = ["variant", "seq len", "tokens/s", "peak MiB", "FLOP/token", "TFLOP/s", "MFU"]
-        keys = [
-            "variant",
-            "seq_len",
-            "tokens_per_s",
-            "peak_mem_mib",
-            "flops_per_token",
-            "achieved_tflops",
-            "mfu",
-        ]
+    columns = INFER_TABLE if result["kind"] == "infer" else TRAIN_TABLE
     skipped = [p for p in result["points"] if "skipped" in p]
-    table = md_table(headers, [[p.get(k) for k in keys] for p in points])
+    table = md_table(list(columns.values()), [[p.get(k) for k in columns] for p in points])
     if skipped:
         table += "\n\nSkipped: " + "; ".join(f"{_point_name(p)} ({p['skipped']})" for p in skipped)
     return table
