@@ -58,6 +58,9 @@ class RetentionLayerState:
     def __init__(self):
         self.state: torch.Tensor | None = None
 
+    def __repr__(self):
+        return f"RetentionLayerState({None if self.state is None else tuple(self.state.shape)})"
+
     @property
     def batch_size(self) -> int:
         return -1 if self.state is None else self.state.shape[0]
