@@ -236,6 +236,7 @@ class Emissions:
         try:
             from codecarbon import OfflineEmissionsTracker
 
+            out.parent.mkdir(parents=True, exist_ok=True)
             self.tracker = OfflineEmissionsTracker(
                 country_iso_code="USA",
                 output_dir=str(out.parent),
