@@ -85,3 +85,20 @@ def test_memory_estimate_is_quadratic_only_for_the_parallel_form():
     assert chunk[2] - chunk[1] == 2 * (chunk[1] - chunk[0])  # linear
     assert par[2] - par[1] > 3 * (par[1] - par[0])  # quadratic
     assert train_flops_per_token(c, 4096, "chunkwise") < train_flops_per_token(c, 4096, "parallel")
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ({"bench.train_batch_size": 0}, "bench.train_batch_size"),
+        ({"bench.memory_limit_gib": -1.0}, "bench.memory_limit_gib"),
+        ({"bench.device": "tpu"}, "bench.device"),
+        ({"bench.dtype": "float8"}, "bench.dtype"),
+    ],
+)
+def test_bad_settings_name_the_field(tiny_cfg, override, field):
+    from retlab.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        bench_train(tiny_cfg(("transformer",), **override))
+    assert err.value.field == field

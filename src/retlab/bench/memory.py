@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ConfigError
+
 MIB = 2**20
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (glibc malloc.h)
 
@@ -160,6 +162,8 @@ class PeakMemory:
 def memory_budget_bytes(device: torch.device, limit_gib: float | None) -> int:
     """Largest estimated footprint a point may have before it is skipped."""
     if limit_gib is not None:
+        if limit_gib <= 0:
+            raise ConfigError("bench.memory_limit_gib", f"must be positive, got {limit_gib}", "e.g. 8")
         return int(limit_gib * 2**30)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)

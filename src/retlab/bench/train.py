@@ -9,6 +9,7 @@ import statistics
 
 import torch
 
+from ..errors import ConfigError
 from ..layout import RunLayout
 from ..models.loss import aligned_lm_loss
 from ..utils.files import atomic_write_json
@@ -41,6 +42,10 @@ def bench_train(cfg) -> dict:
     from .plots import bench_plots
 
     device, dtype = bench_device(cfg), bench_dtype(cfg)
+    if cfg.bench.train_batch_size < 1:
+        raise ConfigError(
+            "bench.train_batch_size", f"must be >= 1, got {cfg.bench.train_batch_size}", "e.g. 1"
+        )
     archs, notes = train_archs(cfg)
     models = bench_configs(cfg, archs, max(cfg.bench.train_seq_lens))
     peak = peak_tflops(device_name(device), cfg.bench.dtype) if device.type == "cuda" else None
