@@ -41,7 +41,9 @@ def build_report(cfg, runs: list[str]) -> Path:
     markdown = "\n\n".join([header(loaded)] + [section(loaded, out_dir) for section in SECTIONS]) + "\n"
     atomic_write_text(out_dir / "README.md", markdown)
     title = "retlab report: " + ", ".join(r.name for r in loaded)
-    return atomic_write_text(out_dir / "index.html", render_html(markdown, out_dir, title))
+    page = atomic_write_text(out_dir / "index.html", render_html(markdown, out_dir, title))
+    print(f"report: {page} (Markdown: {out_dir / 'README.md'})")
+    return page
 
 
 def header(runs: list[Run]) -> str:
