@@ -93,7 +93,9 @@ def run_dir(tmp_path_factory):
     save_config(cfg, layout.config)
     for i, arch in enumerate(ARCHS):
         write_arch(layout, arch, 0.1 * i)
-    lm_eval = {arch: {"lambada_openai": {"n": 100, "acc": {"value": 0.31, "stderr": 0.02}}} for arch in ARCHS}
+    scores = {arch: {"lambada_openai": {"n": 100, "acc": {"value": 0.31, "stderr": 0.02}}} for arch in ARCHS}
+    models = {arch: {"path": f"{arch}/best", "params": 1_234_567, "wall_time_s": 3.0} for arch in ARCHS}
+    lm_eval = {"labels": list(ARCHS), "results": scores, "models": models, "settings": {"limit": 100}}
     layout.eval.mkdir(parents=True)
     (layout.eval / "results.json").write_text(json.dumps(lm_eval))
     threads = torch.get_num_threads()

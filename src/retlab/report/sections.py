@@ -167,12 +167,13 @@ def lm_eval_section(runs: list[Run], out_dir: Path) -> str:
 
 
 def per_arch(results: dict, archs: list[str]) -> dict[str, dict]:
-    """{arch: {"task/metric": value or "value ± stderr"}} from an evaluation results file: the entries named
-    after the run's architectures, else every dict-valued entry (a `results` wrapper is looked through)."""
-    results = results.get("results", results)
-    by_arch = {k: v for k, v in results.items() if isinstance(v, dict) and k in archs}
-    by_arch = by_arch or {k: v for k, v in results.items() if isinstance(v, dict)}
-    return {arch: flatten(v) for arch, v in by_arch.items()}
+    """{label: {"task/metric": value or "value ± stderr"}} from `eval/results.json`
+    ({"labels": [...], "results": {label: {task: {"n", metric: {"value", "stderr"}}}}, ...}); without `labels`,
+    the entries named after the run's architectures, else every dict-valued entry."""
+    inner = results.get("results", results)
+    dicts = [k for k, v in inner.items() if isinstance(v, dict)]
+    labels = results.get("labels") or [k for k in dicts if k in archs] or dicts
+    return {label: flatten(inner[label]) for label in labels if isinstance(inner.get(label), dict)}
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
