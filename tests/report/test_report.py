@@ -154,9 +154,25 @@ def test_an_empty_run_reports_every_section_as_not_run(tmp_path):
     assert markdown.count("_Not run:") == len(SECTIONS)
 
 
-def test_two_runs_side_by_side(run_dir, tmp_path):
+def test_two_runs_side_by_side_with_a_sweep(run_dir, tmp_path):
+    from retlab.sweep.results import point_columns, write_csv
+
     other = tmp_path / "other"
     write_arch(RunLayout(other), "retnet", 0.3)
-    build_report(None, [str(run_dir), str(other)])
+    rows = [
+        {"point": f"{lr}-{h}", "train.lr": lr, "model.hidden_size": h}
+        | {"retnet/test_loss_mean": 3 + lr * h, "transformer/test_loss_mean": 3.1 + lr * h}
+        for lr in (0.01, 0.001)
+        for h in (32, 64)
+    ]
+    keys = ["train.lr", "model.hidden_size"]
+    write_csv(other / "sweep" / "results.csv", rows, point_columns(keys, ["retnet", "transformer"]))
+    html = build_report(None, [str(run_dir), str(other)]).read_text()
     markdown = (run_dir / "report" / "README.md").read_text()
     assert "tiny/retnet" in markdown and "other/retnet" in markdown
+    assert "## Grid search: other" in markdown
+    images = images_of(markdown)
+    assert any(name.startswith("other/") for name in images)  # the sweep's PNGs, linked from its subfolder
+    for name in images:
+        assert (run_dir / "report" / name).is_file(), name
+    assert html.count('src="data:image/png;base64,') == len(images)
