@@ -22,6 +22,18 @@ def tiny_model(arch: str, vocab_size: int, seed: int = 0, pad: int = 0, bos: int
     return build_model(build_config(sizes, arch, vocab_size, SEQ_LEN, pad, bos, eos), seed=seed).eval()
 
 
+@pytest.fixture(scope="package", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared, oversubscribed CPU OpenMP's waiting
+    threads make each call up to 100x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def corpus(shared_data, tmp_path_factory) -> Path:
     """40 KB of Tiny Shakespeare, paragraphs as documents."""
@@ -90,3 +102,25 @@ def local_tasks(task_dir):
     from retlab.evaluation.harness import SUPPORTED_TASKS, load_tasks
 
     return load_tasks(list(SUPPORTED_TASKS), task_dir)
+
+
+MQAR = {
+    "data.source": "mqar",
+    "data.seq_len": 32,
+    "data.mqar.vocab_size": 64,
+    "data.mqar.num_kv_pairs": [2, 4],
+    "data.mqar.test_examples": 40,
+}
+
+
+@pytest.fixture(scope="session")
+def mqar_run(tmp_path_factory, corpus):
+    """(config, run root) of an MQAR run whose <arch>/best/ exports are random-init models without a tokenizer."""
+    from retlab.layout import RunLayout
+    from retlab.models.export import export_hf
+
+    root = tmp_path_factory.mktemp("mqar_runs")
+    cfg = run_config(root, corpus, name="mqar", **MQAR)
+    for arch in ARCHS:
+        export_hf(tiny_model(arch, 64), RunLayout.of(cfg).arch(arch).best)
+    return cfg

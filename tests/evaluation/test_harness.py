@@ -89,7 +89,7 @@ def test_random_init_scores_at_chance(lm, local_tasks):
     """A model that knows nothing lands within 4 standard errors of guessing (acc_norm where the task has it:
     unnormalised accuracy of an untrained model tracks answer length, not knowledge)."""
     manager, tasks = local_tasks
-    n = 80
+    n = 200
     scores = harness.run_tasks(lm, [tasks[f"retlab_{t}"] for t in CHANCE], manager, num_fewshot=0, limit=n)
     for task, p in CHANCE.items():
         acc = scores[task].get("acc_norm", scores[task]["acc"])["value"]

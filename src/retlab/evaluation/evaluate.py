@@ -2,9 +2,9 @@
 of the run side by side. Writes runs/<name>/eval/results.json atomically and prints one table; cached by a
 fingerprint of the eval settings, the data settings and the model files (`--force` reruns).
 
-results.json: {"models": {label: {"path", "params", "tasks": {task: {"n", metric: {"value", "stderr"}}}}},
-"summary": {label: {"task/metric": value}}, "settings": {...}}. `summary` is what `retlab run` merges into its
-comparison table."""
+results.json: {"labels": [label, ...], "results": {label: {task: {"n", metric: {"value", "stderr"}}}}, "models": {label: {"path",
+"params", "wall_time_s"}}, "summary": {label: {"task/metric": value}}, "settings": {...}}. Labels are the
+architectures for a run's own models. `summary` is the flat form that comparison tables merge."""
 
 import dataclasses
 import hashlib
@@ -55,9 +55,12 @@ def evaluate(cfg, force: bool = False) -> dict:
         return results
     task_dir = harness.write_task_dir(e.data_dir, out / "tasks") if e.tasks and e.data_dir else None
     per_model = {label: evaluate_model(cfg, label, path, task_dir) for label, path in models.items()}
+    scores = {label: m.pop("tasks") for label, m in per_model.items()}
     results = {
+        "labels": list(scores),  # column order of the table (the JSON file sorts keys)
+        "results": scores,
         "models": per_model,
-        "summary": {label: summarize(m["tasks"]) for label, m in per_model.items()},
+        "summary": {label: summarize(tasks) for label, tasks in scores.items()},
         "settings": dataclasses.asdict(e) | {"task_dir": str(task_dir) if task_dir else None},
     }
     atomic_write_json(out / RESULTS, results)
@@ -140,14 +143,16 @@ def _cell(v: dict | None) -> str:
 
 def format_table(results: dict) -> str:
     """One row per (task, metric), one column per model: value ± stderr."""
-    labels = list(results["models"])
+    labels = results.get("labels") or list(results["results"])
     rows: dict[tuple[str, str], list[str]] = {}
     for i, label in enumerate(labels):
-        for task, metrics in results["models"][label]["tasks"].items():
+        for task, metrics in results["results"][label].items():
             for metric, v in metrics.items():
                 if isinstance(v, dict) and "value" in v:
                     rows.setdefault((task, metric), ["-"] * len(labels))[i] = _cell(v)
-    table = [["task", "metric", *labels]] + [[t, m, *cells] for (t, m), cells in rows.items()]
+    first = ("perplexity", "mqar")  # the run's own test split, then the harness's tasks alphabetically
+    order = sorted(rows, key=lambda tm: (tm[0] not in first, tm))
+    table = [["task", "metric", *labels]] + [[t, m, *rows[t, m]] for t, m in order]
     widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
