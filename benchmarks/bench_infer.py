@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from retlab.bench.infer import bench_infer
 from retlab.bench.summary import infer_headline
 from retlab.config import BenchConfig, ModelConfig, RetlabConfig
@@ -32,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--vocab-size", type=int, default=8192)
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--output-dir", default="runs")
@@ -76,6 +79,8 @@ def targets(headline: dict) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = bench_infer(config_of(args))
     headline = infer_headline(result)
     checks = targets(headline)

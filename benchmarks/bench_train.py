@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from retlab.bench.summary import train_headline
 from retlab.bench.train import bench_train
 from retlab.config import BenchConfig, ModelConfig, RetlabConfig
@@ -35,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--vocab-size", type=int, default=8192)
     p.add_argument("--memory-limit-gib", type=float, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--output-dir", default="runs")
@@ -69,6 +72,8 @@ def config_of(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = bench_train(config_of(args))
     headline = train_headline(result)
     long = {k: v for k, v in headline.items() if int(k.rsplit("@", 1)[1]) >= 4096}
