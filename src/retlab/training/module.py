@@ -4,7 +4,6 @@ import math
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import grad_norm
 from transformers import PreTrainedConfig
 
 from ..models.factory import MODEL_TYPES, build_model, load_classes
@@ -59,8 +58,9 @@ class CausalLMModule(L.LightningModule):
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        # Before clipping: the norm the clipping threshold is compared with.
-        self.log("grad_norm", grad_norm(self.model, norm_type=2)["grad_2.0_norm_total"])
+        # Before clipping: the norm the clipping threshold is compared with (one fused norm, no per-tensor dict).
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        self.log("grad_norm", torch.nn.utils.get_total_norm(grads, norm_type=2))
 
     def configure_optimizers(self) -> dict:
         return configure_optimizers(self.model, self.train_cfg, self.total_steps)

@@ -259,6 +259,63 @@ class Emissions:
             return None
 
 
+def make_trainer(cfg, arch: str, info, plan: tuple[int, int, int], world: int, extra_callbacks: tuple):
+    """(Trainer, the top-k checkpoint callback, the throughput monitor) for one architecture; `plan` is
+    plan_steps()'s (max_steps, max_epochs, total optimiser steps)."""
+    t, layout = cfg.train, RunLayout.of(cfg).arch(arch)
+    max_steps, max_epochs, total_steps = plan
+    val_every = max(1, min(t.val_check_interval, total_steps * t.accumulate_grad_batches))
+    best_cb, last_cb = checkpoint_callbacks(cfg, layout, max(1, val_every // t.accumulate_grad_batches))
+    throughput = ThroughputMonitor(t.batch_size * info.seq_len * world)
+    callbacks = [throughput, RNGState(), best_cb, last_cb, *extra_callbacks]
+    if t.early_stopping_patience > 0:
+        callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=t.early_stopping_patience))
+    trainer = L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        max_steps=max_steps,
+        max_epochs=max_epochs,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=t.gradient_clip_val or None,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,  # val_check_interval counts batches across epochs
+        limit_val_batches=t.limit_val_batches,
+        log_every_n_steps=t.log_every_n_steps,
+        num_sanity_val_steps=0,
+        logger=loggers(cfg, arch, layout),
+        callbacks=callbacks,
+        default_root_dir=str(layout.root),
+        enable_model_summary=False,
+    )
+    return trainer, best_cb, throughput
+
+
+def collect_metrics(cfg, arch: str, info, model_config, trainer, best_cb, tested: dict) -> dict:
+    """metrics.json's training and test figures (the test ones are the best checkpoint's)."""
+    t = cfg.train
+    best = float(best_cb.best_model_score) if best_cb.best_model_score is not None else None
+    tokens_per_step = t.batch_size * info.seq_len * t.accumulate_grad_batches * trainer.world_size
+    metrics = {
+        "arch": arch,
+        "intermediate_size": model_config.intermediate_size,
+        "best_val_loss": best,
+        "best_val_ppl": math.exp(min(best, 50.0)) if best is not None else None,
+        "best_checkpoint": best_cb.best_model_path or None,
+        "test_loss": tested["test/loss"],
+        "test_ppl": tested["test/ppl"],
+        "steps": trainer.global_step,
+        "tokens": trainer.global_step * tokens_per_step,
+        "peak_rss_mib": peak_rss_mib(),
+        "seed": cfg.seed,
+    }
+    if info.task == "mqar":
+        metrics["test_mqar_accuracy"] = tested["test/mqar_accuracy"]
+    return metrics
+
+
 # ---------------------------------------------------------------- the stage
 
 
@@ -297,34 +354,9 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
         + (f", resuming from {ckpt}" if ckpt else "")
     )
 
-    t = cfg.train
-    val_every = max(1, min(t.val_check_interval, total_steps * t.accumulate_grad_batches))
-    best_cb, last_cb = checkpoint_callbacks(cfg, layout, max(1, val_every // t.accumulate_grad_batches))
-    throughput = ThroughputMonitor(t.batch_size * info.seq_len * world)
-    callbacks = [throughput, RNGState(), best_cb, last_cb, *extra_callbacks]
-    if t.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=t.early_stopping_patience))
-    trainer = L.Trainer(
-        accelerator=t.accelerator,
-        devices=t.devices,
-        num_nodes=t.num_nodes,
-        strategy=t.strategy,
-        precision=t.precision,
-        max_steps=max_steps,
-        max_epochs=max_epochs,
-        accumulate_grad_batches=t.accumulate_grad_batches,
-        gradient_clip_val=t.gradient_clip_val or None,
-        val_check_interval=val_every,
-        check_val_every_n_epoch=None,  # val_check_interval counts batches across epochs
-        limit_val_batches=t.limit_val_batches,
-        log_every_n_steps=t.log_every_n_steps,
-        num_sanity_val_steps=0,
-        logger=loggers(cfg, arch, layout),
-        callbacks=callbacks,
-        default_root_dir=str(layout.root),
-        enable_model_summary=False,
-    )
-    emissions = Emissions(t.track_emissions and is_main_process(), layout.emissions)
+    plan = (max_steps, max_epochs, total_steps)
+    trainer, best_cb, throughput = make_trainer(cfg, arch, info, plan, world, extra_callbacks)
+    emissions = Emissions(cfg.train.track_emissions and is_main_process(), layout.emissions)
     fit_start = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
     fit_seconds = time.perf_counter() - fit_start
@@ -339,32 +371,14 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     if not trainer.is_global_zero:
         return {}
     export_hf(module.model, layout.best, tokenizer_of(info))
-    metrics = {
-        "arch": arch,
+    metrics = collect_metrics(cfg, arch, info, model_config, trainer, best_cb, tested)
+    metrics |= {
         "params": params,
-        "intermediate_size": model_config.intermediate_size,
-        "best_val_loss": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
-        "best_checkpoint": str(best_path) if best_path else None,
-        "test_loss": tested["test/loss"],
-        "test_ppl": tested["test/ppl"],
         "train_tokens_per_s": throughput.tokens_per_s,
         "fit_time_s": fit_seconds,
         "wall_time_s": time.perf_counter() - started,
-        "steps": trainer.global_step,
-        "tokens": trainer.global_step
-        * t.batch_size
-        * info.seq_len
-        * t.accumulate_grad_batches
-        * trainer.world_size,
-        "peak_rss_mib": peak_rss_mib(),
-        "seed": cfg.seed,
         "fingerprint": fp,
     }
-    metrics["best_val_ppl"] = (
-        math.exp(min(metrics["best_val_loss"], 50.0)) if metrics["best_val_loss"] is not None else None
-    )
-    if info.task == "mqar":
-        metrics["test_mqar_accuracy"] = tested["test/mqar_accuracy"]
     if emissions_kg is not None:
         metrics["emissions_kg"] = emissions_kg
     atomic_write_json(layout.metrics, metrics)
