@@ -79,10 +79,19 @@ def test_mqar_run_reports_recall_accuracy_per_kv_count(mqar_run):
 def test_lm_eval_tasks_on_an_mqar_model_are_a_config_error(mqar_run, eval_data):
     mqar_run.eval.tasks, mqar_run.eval.data_dir = ["piqa"], str(eval_data)
     try:
-        with pytest.raises(ConfigError, match="eval.tasks: .* has no tokenizer"):
+        with pytest.raises(ConfigError, match="eval.tasks: MQAR models read token ids"):
             evaluate(mqar_run)
     finally:
         mqar_run.eval.tasks, mqar_run.eval.data_dir = [], None
+
+
+def test_stride_beyond_the_window_is_a_config_error(text_cfg):
+    text_cfg.eval.stride = text_cfg.data.seq_len + 1
+    try:
+        with pytest.raises(ConfigError, match="eval.stride: 65 is larger than the perplexity window"):
+            evaluate(text_cfg)
+    finally:
+        text_cfg.eval.stride = None
 
 
 def test_missing_models_are_config_errors(tmp_path, corpus):

@@ -100,6 +100,8 @@ def test_unknown_local_task_is_a_config_error(eval_data):
     with pytest.raises(ConfigError, match="eval.tasks: no local task for mmlu"):
         harness.check_tasks(["piqa", "mmlu"], str(eval_data))
     harness.check_tasks(["mmlu"], None)  # the harness's own Hub tasks: its names, its checks
+    with pytest.raises(ConfigError, match="eval.data_dir: '/nowhere' is not a directory"):
+        harness.check_tasks(["piqa"], "/nowhere")
 
 
 def test_answer_longer_than_context_is_a_config_error(tokenizer, local_tasks):
@@ -118,3 +120,25 @@ def test_rendered_yamls_use_absolute_paths_and_no_tags(task_dir, eval_data):
         assert f'data_dir: "{eval_data.resolve()}"' in text
         assert "tag: null" in text and "training_split: null" in text
     assert (task_dir / "utils.py").is_file()
+
+
+def test_hub_tasks_offline_point_to_local_data(monkeypatch, tmp_path):
+    """The harness's own piqa (its Hub dataset, unreachable here); indexed alone to skip its ~10k other YAMLs."""
+    from lm_eval.tasks import TaskManager
+
+    (tmp_path / "piqa.yaml").write_text(f"include: {harness.lm_eval_tasks_dir() / 'piqa' / 'piqa.yaml'}\n")
+    monkeypatch.setattr(
+        harness, "task_manager", lambda _: TaskManager(include_path=str(tmp_path), include_defaults=False)
+    )
+    with pytest.raises(
+        ConfigError, match="eval.data_dir: unset, and the harness cannot load piqa from the Hub"
+    ):
+        harness.load_tasks(["piqa"], None)
+    with pytest.raises(ConfigError, match="eval.tasks: .*no_such_task"):
+        harness.load_tasks(["no_such_task"], None)
+
+
+def test_missing_local_file_is_a_config_error(tmp_path):
+    task_dir = harness.write_task_dir(tmp_path, tmp_path / "tasks")  # an empty data folder
+    with pytest.raises(ConfigError, match="eval.data_dir: .*valid.jsonl is missing"):
+        harness.load_tasks(["piqa"], task_dir)

@@ -45,7 +45,7 @@ def evaluate(cfg, force: bool = False) -> dict:
     """Evaluate every model of `cfg.eval.models` (default: each architecture of `cfg.compare`, best checkpoint)."""
     e = cfg.eval
     models = resolve_models(e.models, cfg)
-    harness.check_tasks(e.tasks, e.data_dir)
+    check_settings(cfg)
     out = RunLayout.of(cfg).eval
     fp = eval_fingerprint(cfg, models)
     if not force and is_up_to_date(out, fp) and (out / RESULTS).is_file():
@@ -54,7 +54,8 @@ def evaluate(cfg, force: bool = False) -> dict:
         print(format_table(results))
         return results
     task_dir = harness.write_task_dir(e.data_dir, out / "tasks") if e.tasks and e.data_dir else None
-    per_model = {label: evaluate_model(cfg, label, path, task_dir) for label, path in models.items()}
+    tasks = harness.load_tasks(e.tasks, task_dir) if e.tasks else None  # loaded once, scored for every model
+    per_model = {label: evaluate_model(cfg, label, path, tasks) for label, path in models.items()}
     scores = {label: m.pop("tasks") for label, m in per_model.items()}
     results = {
         "labels": list(scores),  # column order of the table (the JSON file sorts keys)
@@ -70,8 +71,26 @@ def evaluate(cfg, force: bool = False) -> dict:
     return results
 
 
-def evaluate_model(cfg, label: str, path: Path, task_dir: Path | None) -> dict:
-    """{"path", "params", "wall_time_s", "tasks": {...}} of one model."""
+def check_settings(cfg) -> None:
+    """Settings that would fail only after models are loaded, checked up front."""
+    e = cfg.eval
+    harness.check_tasks(e.tasks, e.data_dir)
+    if e.tasks and cfg.data.source == "mqar":
+        raise ConfigError(
+            "eval.tasks",
+            "MQAR models read token ids and have no tokenizer for text tasks",
+            "clear eval.tasks for MQAR runs",
+        )
+    if e.stride is not None and e.stride > cfg.data.seq_len:
+        raise ConfigError(
+            "eval.stride",
+            f"{e.stride} is larger than the perplexity window data.seq_len={cfg.data.seq_len} (tokens would go unscored)",
+            f"use at most {cfg.data.seq_len}",
+        )
+
+
+def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None) -> dict:
+    """{"path", "params", "wall_time_s", "tasks": {...}} of one model; `harness_tasks` = load_tasks(...) or None."""
     e, t0 = cfg.eval, time.perf_counter()
     model = load_model(path, resolve_device(e.device))
     tokenizer = load_tokenizer_for(path, cfg)
@@ -83,15 +102,9 @@ def evaluate_model(cfg, label: str, path: Path, task_dir: Path | None) -> dict:
         tasks["mqar"] = mqar_scores(model, cfg, e.batch_size)
     else:
         tasks["perplexity"] = split_perplexity(cfg, model, tokenizer)
-    if e.tasks:
-        if tokenizer is None:
-            raise ConfigError(
-                "eval.tasks",
-                f"{label} has no tokenizer (MQAR models read token ids)",
-                "clear eval.tasks for this run",
-            )
+    if harness_tasks:  # text runs only (check_settings), so the tokenizer exists: perplexity needed it
         lm = harness.harness_lm(model, tokenizer, e.batch_size, e.max_length or cfg.data.seq_len)
-        manager, loaded = harness.load_tasks(e.tasks, task_dir)
+        manager, loaded = harness_tasks
         tasks |= harness.run_tasks(lm, loaded.values(), manager, e.num_fewshot, e.limit, cfg.seed)
     params = sum(p.numel() for p in model.parameters())
     return {"path": str(path), "params": params, "wall_time_s": time.perf_counter() - t0, "tasks": tasks}
@@ -111,12 +124,6 @@ def split_perplexity(cfg, model, tokenizer) -> dict:
     download(cfg)
     window = cfg.data.seq_len
     stride = cfg.eval.stride or window
-    if stride > window:
-        raise ConfigError(
-            "eval.stride",
-            f"{stride} is larger than the window data.seq_len={window} (tokens would go unscored)",
-            f"use at most {window}",
-        )
     r = perplexity(
         model, tokenizer, iter_documents(splits_dir(cfg), "test"), window, stride, cfg.eval.batch_size
     )

@@ -43,7 +43,7 @@ def local_task_name(task: str) -> str:
 
 def check_tasks(tasks: list[str], data_dir: str | None) -> None:
     """With local data only the tasks retlab ships YAMLs for exist; Hub task names are the harness's to check."""
-    if data_dir is None:
+    if data_dir is None or not tasks:
         return
     unknown = [t for t in tasks if t not in SUPPORTED_TASKS]
     if unknown:
@@ -100,7 +100,24 @@ def load_tasks(tasks: list[str], task_dir: Path | None):
     """(TaskManager, {name: lm-eval Task}) for `tasks`; local tasks when `task_dir` is given, else the Hub's."""
     manager = task_manager(task_dir)
     names = [local_task_name(t) for t in tasks] if task_dir else list(tasks)
-    return manager, manager.load(names)["tasks"]
+    try:
+        return manager, manager.load(names)["tasks"]
+    except KeyError as err:  # the harness's message names the unknown spec
+        raise ConfigError(
+            "eval.tasks", str(err).strip("\"'"), "see `lm_eval ls tasks` for the harness's task names"
+        ) from None
+    except FileNotFoundError as err:  # a local loader's file
+        raise ConfigError(
+            "eval.data_dir",
+            f"{err.filename or err} is missing",
+            "use the layout of shared/data/eval (see its MANIFEST.md)",
+        ) from None
+    except ConnectionError as err:  # Hub tasks whose data is neither reachable nor cached
+        raise ConfigError(
+            "eval.data_dir",
+            f"unset, and the harness cannot load {', '.join(tasks)} from the Hub ({err})",
+            "point eval.data_dir at local task data, e.g. ../shared/data/eval",
+        ) from None
 
 
 def run_tasks(lm, tasks, manager, num_fewshot: int, limit: int | None, seed: int = 0) -> dict:
