@@ -29,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs="+",
         default=["retnet", "transformer", "torchscale-retnet", "torchscale-transformer"],
     )
+    p.add_argument(
+        "--reference", default=None, help="arch whose parameter count the others match (default: first)"
+    )
     p.add_argument("--seq-lens", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192])
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--steps", type=int, default=3)
@@ -54,7 +57,7 @@ def config_of(args):
     return RetlabConfig(
         name=args.name,
         output_dir=args.output_dir,
-        compare=args.archs[:1],
+        compare=[args.reference or args.archs[0]],
         model=ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_heads=args.heads),
         bench=BenchConfig(
             archs=args.archs,

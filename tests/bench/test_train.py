@@ -102,3 +102,16 @@ def test_bad_settings_name_the_field(tiny_cfg, override, field):
     with pytest.raises(ConfigError) as err:
         bench_train(tiny_cfg(("transformer",), **override))
     assert err.value.field == field
+
+
+def test_models_match_compare_first_arch_even_when_it_is_not_benchmarked(tiny_cfg):
+    from retlab.bench.models import bench_configs
+    from retlab.models.sizing import count_parameters
+
+    cfg = tiny_cfg(("retnet", "transformer"), **{"bench.archs": ["transformer"]})
+    (alone,) = bench_configs(cfg, ["transformer"], 64)
+    retnet, transformer = bench_configs(cfg, ["retnet", "transformer"], 64)
+    assert alone.config.intermediate_size == transformer.config.intermediate_size
+    assert abs(count_parameters(alone.config) - count_parameters(retnet.config)) <= 0.01 * count_parameters(
+        retnet.config
+    )

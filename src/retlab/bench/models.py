@@ -49,27 +49,32 @@ def bench_archs(cfg) -> list[str]:
 
 def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
     """One config per arch: the trained export's when `bench.use_trained` and it exists, else built from the
-    `model` section, with intermediate_size matched to the first arch's parameter count."""
-    from ..models.factory import build_config
+    `model` section with intermediate_size matched to the parameter count of `compare`'s first arch (the
+    reference `retlab run` matches to), whether or not that arch is benchmarked itself."""
     from ..models.sizing import match_parameters
 
-    layout = RunLayout.of(cfg)
-    vocab = vocab_size(cfg)
+    reference = None
+    if cfg.model.match_parameters and cfg.model.intermediate_size is None:
+        reference = trained_or_built(cfg, (cfg.compare or archs)[0], max_len).config
     out: list[BenchModel] = []
     for arch in archs:
-        trained = layout.arch(arch).best
-        if cfg.bench.use_trained and has_weights(trained):
-            config = load_trained_config(trained)
-            out.append(BenchModel(arch, config, f"trained: {trained}", str(trained)))
-            continue
-        config = build_config(cfg.model, arch, vocab, max_len)
-        if out and cfg.model.match_parameters and cfg.model.intermediate_size is None:
+        model = trained_or_built(cfg, arch, max_len)
+        if model.path is None and reference is not None:
             try:
-                config = match_parameters(out[0].config, config)
+                model.config = match_parameters(reference, model.config)
             except ValueError as err:
                 raise ConfigError("model", str(err), "change the model size") from err
-        out.append(BenchModel(arch, config, "random init"))
+        out.append(model)
     return out
+
+
+def trained_or_built(cfg, arch: str, max_len: int) -> BenchModel:
+    from ..models.factory import build_config
+
+    trained = RunLayout.of(cfg).arch(arch).best
+    if cfg.bench.use_trained and has_weights(trained):
+        return BenchModel(arch, load_trained_config(trained), f"trained: {trained}", str(trained))
+    return BenchModel(arch, build_config(cfg.model, arch, vocab_size(cfg), max_len), "random init")
 
 
 def has_weights(export) -> bool:
