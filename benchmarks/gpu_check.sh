@@ -29,6 +29,9 @@ print("fla:", "yes" if importlib.util.find_spec("fla") else "no (RetNet chunkwis
 print("torchscale:", "yes" if importlib.util.find_spec("torchscale") else "no (TorchScale backends skipped)")
 EOF
 $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || { echo "no CUDA device: stop"; exit 1; }
+# retlab's models return their cache as `cache` (transformers >= 5.2x); older versions need a newer wheel in .whl/.
+$PY -c "from transformers.modeling_outputs import CausalLMOutputWithPast as C; C(cache=None)" 2>/dev/null \
+  || echo "WARNING: this transformers has no 'cache' output field; put a transformers>=5.24 wheel in .whl/ and rerun"
 
 # ~270M parameters: hidden 1024, 12 layers, 8 heads, vocabulary 32000 (RetNet value_dim 2048, Transformer matched).
 MODEL=(--hidden-size 1024 --layers 12 --heads 8 --vocab-size 32000 --device cuda --dtype bfloat16)
