@@ -60,6 +60,26 @@ def test_greedy_batch_equals_plain_argmax_decoding_of_each_prompt(cfg):
         assert text == tokenizer.decode(new, skip_special_tokens=True)
 
 
+def test_decoding_feeds_one_token_per_step_through_the_cache(cfg, monkeypatch):
+    """After the prompt, every step reads only the new token: RetNet's state / the KV cache carry the rest."""
+    import retlab.evaluation.generate as gen
+
+    lengths: list[int] = []
+
+    def load_and_watch(*args, **kwargs):
+        model = load_model(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda m, a, kw: lengths.append(kw["input_ids"].shape[1]), with_kwargs=True
+        )
+        return model
+
+    load_model = gen.load_model
+    monkeypatch.setattr(gen, "load_model", load_and_watch)
+    r = run(cfg, prompts=PROMPTS[:1])
+    prompt_len = len(load_generator(cfg)[1](PROMPTS[0], add_special_tokens=False)["input_ids"])
+    assert lengths == [prompt_len] + [1] * (r["new_tokens"] - 1)
+
+
 def test_single_prompt_streams_and_reports_speed(cfg):
     out = io.StringIO()
     cfg.generate.prompts = PROMPTS[:1]

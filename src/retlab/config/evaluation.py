@@ -46,7 +46,7 @@ class EvalConfig:
 
 @dataclass
 class GenerateConfig:
-    """Text generation for `retlab generate`."""
+    """Text generation for `retlab generate`; sampling is seeded by the top-level `seed`."""
 
     model: str | None = None
     """Run folder or export directory (default: the run's first architecture, best checkpoint)."""
