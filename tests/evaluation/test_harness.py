@@ -82,6 +82,27 @@ def test_every_task_scores_a_few_examples(lm, local_tasks):
     assert scores["wikitext"]["bits_per_byte"]["value"] > 0
 
 
+def test_few_shot_prompts_after_zero_shot_runs(lm, local_tasks):
+    """Few-shot examples come from the evaluated split itself (train splits are not staged), never the item itself."""
+    manager, tasks = local_tasks
+    arc = tasks["retlab_arc_easy"]
+    harness.run_tasks(lm, [arc], manager, num_fewshot=0, limit=2)
+    harness.run_tasks(lm, [arc], manager, num_fewshot=2, limit=2)
+    for instance in arc.instances:
+        context, question = instance.args[0], instance.doc["question"]
+        assert context.count("Question:") == 3 and context.count(question) == 1
+
+
+def test_prompts_are_the_harness_built_ins(local_tasks):
+    tasks = local_tasks[1]
+    piqa, hella = tasks["retlab_piqa"], tasks["retlab_hellaswag"]
+    assert (
+        piqa.doc_to_text(piqa.eval_docs[0])
+        == "Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:"
+    )
+    assert hella.doc_to_text(hella.eval_docs[0]) == "Roof shingle removal: A man is sitting on a roof. he"
+
+
 CHANCE = {"piqa": 1 / 2, "winogrande": 1 / 2, "arc_easy": 1 / 4}
 
 

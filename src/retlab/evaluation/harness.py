@@ -125,11 +125,17 @@ def run_tasks(lm, tasks, manager, num_fewshot: int, limit: int | None, seed: int
     the plain task name (`piqa` for retlab's local `retlab_piqa`)."""
     from lm_eval import simple_evaluate
 
+    tasks = list(tasks)
+    for task in tasks:
+        if not isinstance(
+            task, str
+        ):  # a reused Task keeps its num_fewshot, and the harness never overrides a 0
+            task.set_config(key="num_fewshot", value=num_fewshot)
     try:
         with _without_env_info():
             out = simple_evaluate(
                 model=lm,
-                tasks=list(tasks),
+                tasks=tasks,
                 num_fewshot=num_fewshot,
                 limit=limit,
                 task_manager=manager,
