@@ -54,6 +54,8 @@ class TrainConfig:
     """Nodes."""
     strategy: Literal["auto", "ddp", "fsdp"] = "auto"
     """Lightning strategy."""
+    num_threads: int | None = None
+    """torch intra-op threads per process (default: torch's, one per core). Tiny models train fastest on 1."""
     log_every_n_steps: int = 10
     """Logging interval in steps."""
     track_emissions: bool = False
@@ -62,3 +64,11 @@ class TrainConfig:
     """Also log to Weights & Biases (if installed)."""
     resume: str | None = None
     """`auto` (latest checkpoint of this run) or a checkpoint path to continue from."""
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        """Checks of this section beyond the loader's generic ones."""
+        if self.num_threads is not None and self.num_threads < 1:
+            return [
+                ("train.num_threads", f"must be >= 1, got {self.num_threads}", "or null for torch's default")
+            ]
+        return []

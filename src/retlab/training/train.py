@@ -34,6 +34,7 @@ FINGERPRINT_VERSION = 1
 # Fields that change how a run is driven or where it runs, not what it computes.
 _UNFINGERPRINTED_TRAIN = (
     "resume",
+    "num_threads",
     "wandb",
     "track_emissions",
     "log_every_n_steps",
@@ -336,12 +337,15 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
         print(f"train {arch}: up to date ({layout.metrics}); --force retrains")
         return read_json(layout.metrics)
 
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = None if force else resume_path(cfg, layout, fp)
     if ckpt is None and is_main_process():
         fresh_start(layout, fp)
     if is_main_process():
-        save_config(cfg, run.config)
+        if not run.config.is_file():  # `retlab run` and the CLI save the user's config; keep theirs
+            save_config(cfg, run.config)
         keep_csv_history(layout, ckpt)
 
     dm = ResumableDataModule(cfg, info)
