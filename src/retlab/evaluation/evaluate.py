@@ -1,10 +1,15 @@
 """`retlab eval`: perplexity (or MQAR accuracy) on the test split and lm-evaluation-harness tasks, for every model
 of the run side by side. Writes runs/<name>/eval/results.json atomically and prints one table; cached by a
-fingerprint of the eval settings, the data settings and the model files (`--force` reruns).
+fingerprint of the eval settings, the data settings and the model files (`--force` reruns). Test perplexity
+always reads the whole test split; `eval.limit` caps the harness's tasks only.
 
-results.json: {"labels": [label, ...], "results": {label: {task: {"n", metric: {"value", "stderr"}}}}, "models": {label: {"path",
-"params", "wall_time_s"}}, "summary": {label: {"task/metric": value}}, "settings": {...}}. Labels are the
-architectures for a run's own models. `summary` is the flat form that comparison tables merge."""
+results.json:
+    {"labels": [label, ...],                                          column order of the table
+     "results": {label: {task: {"n": ..., metric: {"value", "stderr"}}}},
+     "models": {label: {"path", "params", "wall_time_s"}},
+     "summary": {label: {"task/metric": value}},                      the flat form that comparison tables merge
+     "settings": {...}}
+Labels are the architectures for a run's own models."""
 
 import dataclasses
 import hashlib
