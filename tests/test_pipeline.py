@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 import torch
 
-from retlab.pipeline import comparison_table, run
+from retlab.pipeline import comparison_table, optional_stage, run
 from retlab.utils.files import read_json
 from training.configs import text_config
 
@@ -75,3 +75,11 @@ def test_comparison_table_shows_mqar_accuracy_only_for_mqar():
     assert "MQAR" not in comparison_table(lm)
     table = comparison_table({"transformer": {"params": 1000, "test_mqar_accuracy": 0.875}})
     assert "87.5%" in table and "1,000" in table
+
+
+def test_optional_stage_skips_a_missing_module_but_not_its_errors(capsys):
+    assert optional_stage("later", "retlab.no_such_stage", "go") is None
+    assert "later: skipped" in capsys.readouterr().out
+    assert optional_stage("json", "json", "loads", "[1]") == [1]
+    with pytest.raises(ValueError):
+        optional_stage("json", "json", "loads", "{not json")

@@ -35,6 +35,8 @@ def run(cfg, force: bool = False) -> dict:
     optional_stage("evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force)
     if getattr(cfg.bench, "enabled", False):
         optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg)
+    else:
+        print("benchmarks: not enabled in this config (run `retlab bench infer` separately)")
     optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])
 
     print(comparison_table(results))
