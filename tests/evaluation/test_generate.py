@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from retlab.errors import ConfigError
-from retlab.evaluation.generate import generate, load_generator
+from retlab.evaluation.generate import encode_prompts, generate, load_generator
 
 from .conftest import ARCHS, run_config
 
@@ -49,14 +49,15 @@ def test_greedy_batch_equals_plain_argmax_decoding_of_each_prompt(cfg):
     batch = run(cfg)["texts"]  # left-padded batch, decoded through the cache
     model, tokenizer, _ = load_generator(cfg)
     for prompt, text in zip(PROMPTS, batch, strict=True):
-        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        ids = encode_prompts(tokenizer, [prompt])["input_ids"]  # (1, T): <eos> + prompt, no padding
+        prompt_len = ids.shape[1]
         with torch.no_grad():
             for _ in range(cfg.generate.max_new_tokens):  # full forward pass per token, no cache
                 next_id = model(ids).logits[:, -1].argmax(-1, keepdim=True)
                 ids = torch.cat([ids, next_id], dim=1)
                 if next_id.item() == tokenizer.eos_token_id:
                     break
-        new = ids[0, len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) :]
+        new = ids[0, prompt_len:]
         assert text == tokenizer.decode(new, skip_special_tokens=True)
 
 
@@ -76,7 +77,7 @@ def test_decoding_feeds_one_token_per_step_through_the_cache(cfg, monkeypatch):
     load_model = gen.load_model
     monkeypatch.setattr(gen, "load_model", load_and_watch)
     r = run(cfg, prompts=PROMPTS[:1])
-    prompt_len = len(load_generator(cfg)[1](PROMPTS[0], add_special_tokens=False)["input_ids"])
+    prompt_len = encode_prompts(load_generator(cfg)[1], PROMPTS[:1])["input_ids"].shape[1]
     assert lengths == [prompt_len] + [1] * (r["new_tokens"] - 1)
 
 
@@ -92,6 +93,15 @@ def test_single_prompt_streams_and_reports_speed(cfg):
     assert "tokens/s" in printed and "time to first token" in printed
     assert 0 < r["time_to_first_token_s"] <= r["wall_time_s"]
     assert 0 < r["new_tokens"] <= cfg.generate.max_new_tokens and r["tokens_per_s"] > 0
+
+
+def test_prompts_start_a_document_after_eos_and_pad_on_the_left(cfg):
+    tokenizer = load_generator(cfg)[1]
+    batch = encode_prompts(tokenizer, ["Hi", "Longer prompt here"])
+    short = tokenizer("Hi", add_special_tokens=False)["input_ids"]
+    width = batch["input_ids"].shape[1]
+    assert batch["input_ids"][0, width - len(short) - 1 :].tolist() == [tokenizer.eos_token_id, *short]
+    assert batch["attention_mask"][0].tolist() == [0] * (width - len(short) - 1) + [1] * (len(short) + 1)
 
 
 def test_mqar_models_cannot_generate_text(mqar_run):

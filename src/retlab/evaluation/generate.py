@@ -34,16 +34,20 @@ class TerminalStreamer(BaseStreamer):
             self.first_token_at = time.perf_counter()
         if self.echo:
             self.ids += value.reshape(-1).tolist()
-            text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-            if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
-                self.out.write(text[self.printed :])
-                self.out.flush()
-                self.printed = len(text)
+            self._show(final=False)
 
     def end(self) -> None:
         if self.echo:
+            self._show(final=True)
             self.out.write("\n")
             self.out.flush()
+
+    def _show(self, final: bool) -> None:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if final or not text.endswith("\ufffd"):  # until the end, wait for the rest of a multi-byte character
+            self.out.write(text[self.printed :])
+            self.out.flush()
+            self.printed = len(text)
 
 
 def generation_kwargs(g, tokenizer) -> dict:
@@ -80,6 +84,16 @@ def load_generator(cfg):
     return load_model(path, resolve_device(g.device)), tokenizer, path
 
 
+def encode_prompts(tokenizer, prompts: list[str]):
+    """Left-padded ids of `<eos> + prompt`: a prompt starts a document, and in retlab's training streams every
+    document follows an <eos> (there is no <bos>)."""
+    start = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    ids = [start + tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    if not all(ids):
+        raise ConfigError("generate.prompts", "a prompt is empty", "give some text to continue")
+    return tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+
+
 @torch.no_grad()
 def generate(cfg, out=sys.stdout) -> dict:
     """Continue every prompt of cfg.generate.prompts; returns texts, time_to_first_token_s and tokens_per_s."""
@@ -91,9 +105,7 @@ def generate(cfg, out=sys.stdout) -> dict:
             "give one or more prompts, e.g. --generate.prompts '[\"Once upon a time\"]'",
         )
     model, tokenizer, path = load_generator(cfg)
-    batch = tokenizer(g.prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    if batch["input_ids"].shape[1] == 0:
-        raise ConfigError("generate.prompts", "the prompts are empty strings", "give some text to continue")
+    batch = encode_prompts(tokenizer, g.prompts).to(model.device)
     echo = len(g.prompts) == 1
     if echo:
         out.write(g.prompts[0])

@@ -93,7 +93,15 @@ def harness_lm(model, tokenizer, batch_size: int, max_length: int | None = None)
     from lm_eval.models.huggingface import HFLM
 
     max_length = max_length or getattr(model.config, "max_position_embeddings", None)
-    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_length=max_length)
+    # Texts scored from scratch (wikitext's rolling windows) start after <eos>, the document separator retlab
+    # trains with, rather than a <bos> its models never see.
+    return HFLM(
+        pretrained=model,
+        tokenizer=tokenizer,
+        batch_size=batch_size,
+        max_length=max_length,
+        prefix_token_id=tokenizer.eos_token_id,
+    )
 
 
 def load_tasks(tasks: list[str], task_dir: Path | None):
