@@ -97,6 +97,7 @@ def harness_lm(model, tokenizer, batch_size: int, max_length: int | None = None)
     # trains with, rather than a <bos> its models never see.
     return HFLM(
         pretrained=model,
+        backend="causal",  # retlab's model types are not in transformers' causal-LM registry
         tokenizer=tokenizer,
         batch_size=batch_size,
         max_length=max_length,
