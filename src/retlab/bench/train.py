@@ -1,7 +1,7 @@
 """`retlab bench train`: training-step throughput and memory against sequence length, with FLOPs and MFU.
 
-Each variant (RetNet parallel and chunkwise, Transformer++, the TorchScale backends) is parameter-matched to the
-first architecture. A step is forward, loss, backward and an AdamW update on random tokens; one untimed step
+Each variant (RetNet parallel and chunkwise, Transformer++, the TorchScale backends) is parameter-matched to
+`compare`'s first architecture; the variants take turns at each sequence length. A step is forward, loss, backward and an AdamW update on random tokens; one untimed step
 (it allocates the optimiser state) precedes `train_steps` timed ones, whose median is reported."""
 
 import importlib.util
@@ -53,19 +53,22 @@ def bench_train(cfg) -> dict:
         notes.append(f"MFU: N/A, the peak FLOP/s of {device_name(device)} in {cfg.bench.dtype} is not known")
     budget = memory_budget_bytes(device, cfg.bench.memory_limit_gib)
 
+    # Every model stays loaded and the variants take turns at each length, so that load from other processes
+    # on a shared machine falls on all of them alike rather than on whichever ran last.
+    loaded = [(m, instantiate(m, device, torch.float32, seed=cfg.seed).train()) for m in models]
+    runs = [(variant, form, m, model) for m, model in loaded for variant, form in variants(m)]
+    for _, form, _, model in runs:  # first-call allocations and kernel choices, not measured
+        set_form(model.config, form)
+        train_point(model, min(cfg.bench.train_seq_lens), cfg.bench, device, dtype, budget, peak)
     points = []
-    for bench_model in models:
-        for variant, form in variants(bench_model):
-            set_form(bench_model.config, form)
-            model = instantiate(bench_model, device, torch.float32, seed=cfg.seed).train()
-            warm_up = min(cfg.bench.train_seq_lens)  # first-call allocations and kernel choices, not measured
-            train_point(model, warm_up, cfg.bench, device, dtype, budget, peak)
-            for seq_len in cfg.bench.train_seq_lens:
-                point = {"variant": variant, "arch": bench_model.arch, "form": form, "seq_len": seq_len}
-                point.update(train_point(model, seq_len, cfg.bench, device, dtype, budget, peak))
-                points.append(point)
-                print(progress(point), flush=True)
-            del model
+    for seq_len in cfg.bench.train_seq_lens:
+        for variant, form, bench_model, model in runs:
+            set_form(model.config, form)
+            point = {"variant": variant, "arch": bench_model.arch, "form": form, "seq_len": seq_len}
+            point.update(train_point(model, seq_len, cfg.bench, device, dtype, budget, peak))
+            points.append(point)
+            print(progress(point), flush=True)
+    del loaded, runs
 
     result = {
         "kind": "train",
