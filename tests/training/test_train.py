@@ -166,11 +166,13 @@ def _test_loss(model, cfg) -> float:
     return total / count
 
 
-def test_tests_the_best_checkpoint_and_exports_load_as_hf_models(shared_data, tmp_path):
-    cfg = text_config(shared_data, tmp_path, "best", **{"train.val_check_interval": 2})
+def test_tests_the_best_checkpoint_stops_early_and_exports_load_as_hf_models(shared_data, tmp_path):
+    overrides = {"train.val_check_interval": 2, "train.early_stopping_patience": 2}
+    cfg = text_config(shared_data, tmp_path, "best", **overrides)
     metrics = train(cfg, extra_callbacks=(SpoilOnce(3),))
     run = tmp_path / "best" / "transformer"
     assert "step=2-" in metrics["best_checkpoint"]  # later validations saw the spoiled weights
+    assert metrics["steps"] == 6  # two validations without improvement (steps 4, 6) stop it early
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
     best = AutoModelForCausalLM.from_pretrained(run / "best", trust_remote_code=True).eval()
