@@ -22,7 +22,7 @@ from ..config.loader import config_to_dict, save_config
 from ..errors import ConfigError
 from ..layout import ArchLayout, RunLayout
 from ..models.export import export_hf
-from ..models.factory import build_config
+from ..models.factory import build_config, build_model
 from ..models.sizing import count_parameters, match_parameters
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
@@ -365,16 +365,15 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
     fit_seconds = time.perf_counter() - fit_start
 
-    if trainer.is_global_zero:
-        export_hf(module.model, layout.final, tokenizer_of(info))
+    export(trainer, module, layout.final, info)
     best_path = best_cb.best_model_path or None
     if best_path is None:
         print(f"train {arch}: no validation ran, so there is no best checkpoint; testing the final weights")
     tested = trainer.test(module, datamodule=dm, ckpt_path=best_path, verbose=False)[0]
     emissions_kg = emissions.stop()
+    export(trainer, module, layout.best, info)
     if not trainer.is_global_zero:
         return {}
-    export_hf(module.model, layout.best, tokenizer_of(info))
     metrics = collect_metrics(cfg, arch, info, model_config, trainer, best_cb, tested)
     metrics |= {
         "params": params,
@@ -388,6 +387,17 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     atomic_write_json(layout.metrics, metrics)
     print(f"train {arch}: test loss {metrics['test_loss']:.4f} (best checkpoint) -> {layout.root}")
     return metrics
+
+
+def export(trainer, module: CausalLMModule, out_dir: Path, info) -> None:
+    """Hugging Face export of the module's current weights from the main process. The full state dict is
+    gathered through the strategy first (a collective under FSDP, where each process holds only a shard)."""
+    state = trainer.strategy.lightning_module_state_dict()
+    if not trainer.is_global_zero:
+        return
+    model = build_model(module.model.config, seed=0)  # seeded: leaves the global RNG streams alone
+    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+    export_hf(model, out_dir, tokenizer_of(info))
 
 
 def tokenizer_of(info):
