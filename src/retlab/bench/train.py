@@ -159,8 +159,9 @@ def train_point(model, seq_len: int, bench, device, dtype, budget: int, peak: fl
 
 def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int:
     """A rough upper bound of a training step's memory, to skip points that would exhaust it: weights,
-    gradients and AdamW moments, activations linear in T, and for the parallel retention form the (T, T)
-    score matrices of every layer and head kept for backward (attention uses SDPA's fused kernels)."""
+    gradients and AdamW moments, activations linear in T, and for the parallel retention form and TorchScale's
+    attention the (T, T) score matrices of every layer and head kept for backward (Transformer++ uses SDPA's
+    fused kernels, which keep none)."""
     from ..models.sizing import count_parameters
 
     value_bytes = 4
@@ -177,7 +178,7 @@ def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int
         )
     )
     quadratic = 0
-    if form == "parallel" or "torchscale" in config.model_type:
+    if form == "parallel" or (form == "attention" and "torchscale" in config.model_type):
         quadratic = 4 * batch_size * config.num_hidden_layers * config.num_heads * seq_len**2 * value_bytes
     return state + linear + quadratic
 
