@@ -189,8 +189,12 @@ def profile(spec: str, args) -> None:
     model, _, _ = build(name, args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ids = torch.randint(0, args.vocab_size, (1, int(seq) + 1))
-    train_step(model, optimizer, ids)  # warm-up
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+    with step_context(name):
+        train_step(model, optimizer, ids)  # warm-up
+    with (
+        step_context(name),
+        torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof,
+    ):
         train_step(model, optimizer, ids)
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
     print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=15))
