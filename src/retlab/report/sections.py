@@ -75,6 +75,8 @@ def fmt(value) -> str:
         return "–"
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, list):
+        return ", ".join(fmt(v) for v in value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
