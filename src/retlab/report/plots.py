@@ -24,7 +24,8 @@ def loss_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> Path:
     ax.set_ylabel("loss (nats/token)")
     ax.set_title("training and validation loss")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    # Below the axes: run/arch labels can be long enough to hide the curves.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
     return _save(fig, path)
 
 
@@ -54,8 +55,7 @@ def bar_chart(values: dict[str, float], x_label: str, title: str, path: Path) ->
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
