@@ -142,6 +142,8 @@ def train_point(model, seq_len: int, bench, device, dtype, budget: int, peak: fl
             step_s = [timed(device, step)[0] for _ in range(1 + bench.train_steps)][1:]
     except torch.OutOfMemoryError:
         optimizer.zero_grad(set_to_none=True)
+        del optimizer
+        torch.cuda.empty_cache()  # give the next variant the memory back
         return {"skipped": "out of memory"}
     seconds = statistics.median(step_s)
     tokens_per_s = bench.train_batch_size * seq_len / seconds
