@@ -134,42 +134,39 @@ def line_plot(rows: list[dict], key: str, archs: list[str], out_dir: Path) -> Pa
 
 
 def parallel_coordinates(rows: list[dict], keys: list[str], archs: list[str], out_dir: Path) -> Path:
-    """One line per (point, architecture) through every swept field to its test loss (the last axis)."""
+    """One panel per architecture, one line per grid point through every swept field to its test loss (the last
+    axis), coloured by that loss on a scale shared by the panels: the low-loss paths stand out."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     levels = {k: _levels(rows, k) for k in keys}
-    losses = [_f(r[f"{a}/test_loss_mean"]) for r in rows for a in archs]
-    finite = [v for v in losses if math.isfinite(v)] or [0.0, 1.0]
-    lo, hi = min(finite), max(finite)
-    fig = Figure(figsize=(1.6 * (len(keys) + 1) + 1, 4), layout="constrained")
-    ax = fig.add_subplot()
-    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
-    for ai, a in enumerate(archs):
-        for r in rows:
-            loss = _f(r[f"{a}/test_loss_mean"])
-            if not math.isfinite(loss):
-                continue
-            ys = [_pos(levels[k].index(r[k]), len(levels[k])) for k in keys] + [
-                (loss - lo) / ((hi - lo) or 1)
-            ]
-            ax.plot(
-                range(len(ys)),
-                ys,
-                color=colors[ai % len(colors)],
-                alpha=0.5,
-                lw=1,
-                label=a if r is rows[0] else None,
-            )
-    for i, k in enumerate(keys):
-        ax.axvline(i, color="gray", lw=0.5)
-        for j, v in enumerate(levels[k]):
-            ax.text(i, _pos(j, len(levels[k])), f" {v}", fontsize=7, va="center")
-    ax.axvline(len(keys), color="gray", lw=0.5)
-    ax.text(len(keys), 0, f" {lo:.3f}", fontsize=7, va="center")
-    ax.text(len(keys), 1, f" {hi:.3f}", fontsize=7, va="center")
-    ax.set_xticks(range(len(keys) + 1), [*keys, "test loss"], fontsize=8)
-    ax.set_yticks([])
-    fig.legend(loc="outside upper center", ncol=len(archs), fontsize=8)
+    finite = [v for r in rows for a in archs if math.isfinite(v := _f(r[f"{a}/test_loss_mean"]))] or [
+        0.0,
+        1.0,
+    ]
+    norm = Normalize(min(finite), max(finite) if max(finite) > min(finite) else min(finite) + 1)
+    cmap = colormaps["viridis_r"]
+    fig = Figure(figsize=(1.6 * (len(keys) + 1) + 1.5, 2.6 * len(archs)), layout="constrained")
+    axes = fig.subplots(len(archs), 1, squeeze=False)[:, 0]
+    for ax, arch in zip(axes, archs, strict=True):
+        for r in sorted(rows, key=lambda r: -_f(r[f"{arch}/test_loss_mean"])):  # best drawn last, on top
+            loss = _f(r[f"{arch}/test_loss_mean"])
+            if math.isfinite(loss):
+                ys = [_pos(levels[k].index(r[k]), len(levels[k])) for k in keys] + [norm(loss)]
+                ax.plot(range(len(ys)), ys, color=cmap(norm(loss)), lw=1.5, alpha=0.8)
+        for i, k in enumerate(keys):
+            ax.axvline(i, color="gray", lw=0.5)
+            for j, v in enumerate(levels[k]):
+                ax.text(i, _pos(j, len(levels[k])), f" {v}", fontsize=7, va="center")
+        ax.axvline(len(keys), color="gray", lw=0.5)
+        for y, v in ((0, norm.vmin), (1, norm.vmax)):
+            ax.text(len(keys), y, f" {v:.3f}", fontsize=7, va="center")
+        ax.set_xticks(range(len(keys) + 1), [*keys, "test loss"], fontsize=8)
+        ax.set_yticks([])
+        ax.set_title(arch, fontsize=9)
+    fig.colorbar(ScalarMappable(norm, cmap), ax=list(axes), label="mean test loss")
     path = out_dir / "sweep_parallel_coordinates.png"
     fig.savefig(path, dpi=110)
     return path

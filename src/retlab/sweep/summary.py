@@ -12,7 +12,8 @@ def summary_markdown(
     lines = [
         f"# Sweep `{title}`",
         "",
-        f"{len(rows)} grid points x {len(compare)} architectures ({', '.join(compare)}) = {len(trials)} trials: "
+        f"{len(rows)} grid points x {len(compare)} architectures ({', '.join(compare)}) x "
+        f"{len(trials) // max(1, len(rows) * len(compare))} seeds = {len(trials)} trials: "
         f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['stale']} pending. "
         "Losses are mean test loss over seeds (+- half-width of the Student-t 95% CI).",
         "",
