@@ -4,7 +4,6 @@ import csv
 import importlib.util
 
 import pytest
-import torch
 
 from retlab.pipeline import comparison_table, optional_stage, run
 from retlab.utils.files import read_json
@@ -34,7 +33,6 @@ def _val_losses(csv_path) -> list[float]:
     importlib.util.find_spec("retlab.models.retnet") is None, reason="RetNet model not available"
 )
 def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tmp_path, capsys):
-    torch.set_num_threads(1)
     cfg = text_config(
         shared_data, tmp_path, "e2e", compare=["retnet", "transformer"], **{"train.max_steps": 16}
     )

@@ -75,7 +75,7 @@ COMMANDS: dict[str, Command] = {
         None,
     ),
     "sweep": Command(
-        "retlab.sweep.run:sweep", "Grid search over any config fields (Ray Tune or sequential).", "plain"
+        "retlab.sweep.run:sweep", "Grid search over any config fields (Ray Tune or sequential).", "force"
     ),
 }
 GROUPS = {"data", "bench"}

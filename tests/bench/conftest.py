@@ -27,14 +27,3 @@ def tiny_cfg(tmp_path_factory):
         return load_config(overrides={**base, **overrides})
 
     return make
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: a second intra-op thread only adds contention on a shared CPU."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -176,6 +176,14 @@ def test_mqar_geometry_checked():
         validate(cfg)
 
 
+def test_mqar_geometry_ignored_for_text_sources():
+    # seq_len 16 cannot hold 8 MQAR pairs, but MQAR settings do not apply to a text corpus
+    cfg = load_config(overrides={"data.source": "local", "data.path": ["x.txt"], "data.seq_len": 16})
+    assert cfg.data.seq_len == 16
+    with pytest.raises(ConfigError, match="data.seq_len"):
+        load_config(overrides={"data.seq_len": 16, "data.mqar.num_kv_pairs": [8]})
+
+
 def test_sweep_grid_keys_must_be_fields():
     cfg = RetlabConfig()
     cfg.sweep.grid = {"train.lrr": [1, 2]}

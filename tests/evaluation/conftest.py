@@ -22,18 +22,6 @@ def tiny_model(arch: str, vocab_size: int, seed: int = 0, pad: int = 0, bos: int
     return build_model(build_config(sizes, arch, vocab_size, SEQ_LEN, pad, bos, eos), seed=seed).eval()
 
 
-@pytest.fixture(scope="package", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared, oversubscribed CPU OpenMP's waiting
-    threads make each call up to 100x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def corpus(shared_data, tmp_path_factory) -> Path:
     """40 KB of Tiny Shakespeare, paragraphs as documents."""

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-import torch
 
 from retlab.bench.infer import bench_infer
 from retlab.bench.train import bench_train
@@ -98,13 +97,8 @@ def run_dir(tmp_path_factory):
     lm_eval = {"labels": list(ARCHS), "results": scores, "models": models, "settings": {"limit": 100}}
     layout.eval.mkdir(parents=True)
     (layout.eval / "results.json").write_text(json.dumps(lm_eval))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: a second thread only adds contention on a shared CPU
-    try:
-        bench_infer(cfg)
-        bench_train(cfg)
-    finally:
-        torch.set_num_threads(threads)
+    bench_infer(cfg)
+    bench_train(cfg)
     return layout.root
 
 

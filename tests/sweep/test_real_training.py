@@ -43,15 +43,6 @@ def tiny(root: Path, shared_data: Path, name: str, **sweep_fields):
     return cfg
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread (and a Ray trial with 1 CPU runs one), more so on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def sequential_run(tmp_path_factory, shared_data) -> Path:
     """One grid point, RetNet and Transformer++, trained for real by the sequential backend."""

@@ -429,7 +429,8 @@ def _problems(cfg: RetlabConfig) -> list[tuple[str, str, str]]:
         "is required for source: local",
         "set e.g. --data.path 'corpus/*.txt'",
     )
-    bad += _mqar_problems(d.mqar, d.seq_len, "data.mqar")
+    if d.source == "mqar":
+        bad += _mqar_problems(d.mqar, d.seq_len, "data.mqar")
 
     t = cfg.tokenizer
     need(
