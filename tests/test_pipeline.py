@@ -75,6 +75,17 @@ def test_comparison_table_shows_mqar_accuracy_only_for_mqar():
     assert "87.5%" in table and "1,000" in table
 
 
+def test_comparison_table_joins_evaluation_scores_per_architecture():
+    results = {"retnet": {"params": 10}, "transformer": {"params": 10}}
+    summary = {
+        "retnet": {"piqa/acc": 0.51, "piqa/chance_accuracy": 0.5},
+        "transformer": {"piqa/acc": 0.625},
+    }
+    head, _, retnet, transformer = comparison_table(results, summary).splitlines()
+    assert "piqa/acc" in head and "chance" not in head
+    assert retnet.endswith("| 0.51 |") and transformer.endswith("| 0.625 |")
+
+
 def test_optional_stage_skips_a_missing_module_but_not_its_errors(capsys):
     assert optional_stage("later", "retlab.no_such_stage", "go") is None
     assert "later: skipped" in capsys.readouterr().out

@@ -242,6 +242,13 @@ def run_command(name: str, args: list[str]) -> int:
     return 0
 
 
+def quiet_library_progress() -> None:
+    """transformers draws a progress bar for every one-file save and load; retlab's own stages report progress."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -252,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"retlab {__version__}")
         return 0
+    quiet_library_progress()
     try:
         name, rest = _command_name(argv)
         return run_command(name, rest)

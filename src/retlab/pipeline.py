@@ -32,14 +32,14 @@ def run(cfg, force: bool = False) -> dict:
     if not is_main_process():  # the other processes of a multi-process (DDP) run only help train
         return results
 
-    optional_stage("evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force)
+    evaluation = optional_stage("evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force)
     if getattr(cfg.bench, "enabled", False):
         optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg)
     else:
         print("benchmarks: not enabled in this config (run `retlab bench infer` separately)")
     optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])
 
-    print(comparison_table(results))
+    print(comparison_table(results, (evaluation or {}).get("summary", {})))
     print(f"run: {cfg.name} done in {time.perf_counter() - started:.1f} s -> {layout.root}")
     return results
 
@@ -76,12 +76,15 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
-def comparison_table(results: dict[str, dict]) -> str:
-    """Markdown table, one row per architecture."""
+def comparison_table(results: dict[str, dict], evaluation: dict[str, dict] | None = None) -> str:
+    """Markdown table, one row per architecture: training metrics, then the evaluation's `task/metric` scores
+    (chance levels left out: they are the same for every model)."""
+    evaluation = evaluation or {}
+    scores = sorted({k for e in evaluation.values() for k in e if "chance" not in k})
     mqar = any("test_mqar_accuracy" in m for m in results.values())
     head = ["arch", "params", "train tok/s", "best val loss", "best val ppl", "test loss", "test ppl"]
     head += ["test MQAR acc"] if mqar else []
-    head += ["wall time s"]
+    head += ["wall time s"] + scores
     rows = []
     for arch, m in results.items():
         row = [
@@ -95,6 +98,7 @@ def comparison_table(results: dict[str, dict]) -> str:
         ]
         row += [_fmt(m.get("test_mqar_accuracy"), ".1%")] if mqar else []
         row += [_fmt(m.get("wall_time_s"), ".1f")]
+        row += [_fmt(evaluation.get(arch, {}).get(k), ".4g") for k in scores]
         rows.append(row)
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
