@@ -41,7 +41,8 @@ FRESH_PROCESS = textwrap.dedent(
     del sys.modules["retlab"]
     import retlab
     from transformers import AutoConfig
-    registered = [AutoConfig.for_model(t).model_type for t in ("retlab-retnet", "retlab-transformer")]
+    types = ("retlab-retnet", "retlab-transformer", "retlab-torchscale-retnet", "retlab-torchscale-transformer")
+    registered = [AutoConfig.for_model(t).model_type for t in types]
     json.dump({"registered": registered, "torchscale_imported": "torchscale" in sys.modules}, open(report_path, "w"))
     """
 )
@@ -109,7 +110,12 @@ def test_loads_where_retlab_cannot_be_imported(exported, ids, fresh_process):
 
 
 def test_importing_retlab_registers_the_native_models_without_importing_torchscale(fresh_process):
-    assert fresh_process["registered"] == ["retlab-retnet", "retlab-transformer"]
+    assert fresh_process["registered"] == [
+        "retlab-retnet",
+        "retlab-transformer",
+        "retlab-torchscale-retnet",
+        "retlab-torchscale-transformer",
+    ]
     assert fresh_process["torchscale_imported"] is False
 
 

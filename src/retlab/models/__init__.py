@@ -1,10 +1,12 @@
 """Model layer: RetNet and Transformer++ as Hugging Face causal LMs, fair sizing, the config/model factory
 and self-contained HF export.
 
-Importing it registers the native models with the transformers Auto classes (model types `retlab-retnet`,
-`retlab-transformer`). The TorchScale backends (`retlab.models.torchscale`) are imported only on demand, so
-importing retlab never imports torchscale."""
+Importing it registers every model with the transformers Auto classes: the native `retlab-retnet` and
+`retlab-transformer`, and the TorchScale backends `retlab-torchscale-retnet` / `retlab-torchscale-transformer`
+(registration needs only their configs and wrappers; torchscale itself is imported when such a model is built).
+"""
 
+from . import torchscale  # noqa: F401  (registration; never imports the torchscale library)
 from .export import export_hf
 from .factory import ARCHS, build_config, build_model
 from .retnet import RetNetConfig, RetNetForCausalLM
