@@ -13,13 +13,12 @@ largest context RetNet decodes >= 4x the Transformer's tokens/s with constant st
 """
 
 import argparse
-import json
 import sys
 
 import torch
 
 from retlab.bench.infer import bench_infer
-from retlab.bench.summary import infer_headline
+from retlab.bench.summary import infer_headline, print_summary
 from retlab.config import BenchConfig, ModelConfig, RetlabConfig
 
 
@@ -84,17 +83,7 @@ def main(argv=None) -> int:
     result = bench_infer(config_of(args))
     headline = infer_headline(result)
     checks = targets(headline)
-    print()
-    for key, value in {**headline, **checks}.items():
-        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
-    summary = {"benchmark": "bench_infer", "device": result["device"], "dtype": result["dtype"]}
-    summary |= {
-        "models": result["models"],
-        "headline": headline,
-        "targets": checks,
-        "points": result["points"],
-    }
-    print(json.dumps(summary))
+    print_summary("bench_infer", result, headline, checks)
     return 0
 
 

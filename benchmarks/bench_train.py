@@ -12,12 +12,11 @@ Target (CPU): RetNet chunkwise training tokens/s beats Transformer++ at sequence
 """
 
 import argparse
-import json
 import sys
 
 import torch
 
-from retlab.bench.summary import train_headline
+from retlab.bench.summary import print_summary, train_headline
 from retlab.bench.train import bench_train
 from retlab.config import BenchConfig, ModelConfig, RetlabConfig
 
@@ -83,17 +82,7 @@ def main(argv=None) -> int:
     checks = {
         "retnet_chunkwise_beats_transformer_at_ge_4096": all(v > 1 for v in long.values()) if long else None
     }
-    print()
-    for key, value in {**headline, **checks}.items():
-        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
-    summary = {"benchmark": "bench_train", "device": result["device"], "dtype": result["dtype"]}
-    summary |= {
-        "models": result["models"],
-        "headline": headline,
-        "targets": checks,
-        "points": result["points"],
-    }
-    print(json.dumps(summary))
+    print_summary("bench_train", result, headline, checks)
     return 0
 
 

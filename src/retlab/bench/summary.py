@@ -1,6 +1,8 @@
 """Headline figures of bench results: how decoding cost grows with context, RetNet against the Transformer, and
 whether the state stays constant. Used by the benchmark scripts and the report."""
 
+import json
+
 
 def measured(points: list[dict]) -> list[dict]:
     return [p for p in points if "skipped" not in p]
@@ -46,3 +48,19 @@ def train_headline(
         for s in lengths
         if (numerator, s) in by and (denominator, s) in by
     }
+
+
+def print_summary(benchmark: str, result: dict, headline: dict, checks: dict) -> dict:
+    """The ending of every benchmark script: headline figures and target checks one per line, then ONE JSON line."""
+    print()
+    for key, value in {**headline, **checks}.items():
+        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    summary = {"benchmark": benchmark, "device": result["device"], "dtype": result["dtype"]}
+    summary |= {
+        "models": result["models"],
+        "headline": headline,
+        "targets": checks,
+        "points": result["points"],
+    }
+    print(json.dumps(summary))
+    return summary
