@@ -7,21 +7,7 @@ import pytest
 
 from retlab.pipeline import comparison_table, optional_stage, run
 from retlab.utils.files import read_json
-from training.configs import text_config
-
-METRIC_KEYS = {
-    "arch",
-    "params",
-    "best_val_loss",
-    "best_val_ppl",
-    "test_loss",
-    "test_ppl",
-    "train_tokens_per_s",
-    "wall_time_s",
-    "steps",
-    "tokens",
-    "best_checkpoint",
-}
+from training.configs import METRIC_KEYS, text_config
 
 
 def _val_losses(csv_path) -> list[float]:

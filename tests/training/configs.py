@@ -2,6 +2,21 @@
 
 from retlab.config.loader import load_config
 
+# What every metrics.json holds (issue 4; sweeps and the report read these names).
+METRIC_KEYS = {
+    "arch",
+    "params",
+    "best_val_loss",
+    "best_val_ppl",
+    "test_loss",
+    "test_ppl",
+    "train_tokens_per_s",
+    "wall_time_s",
+    "steps",
+    "tokens",
+    "best_checkpoint",
+}
+
 
 def text_config(shared_data, out_dir, name="ts", **overrides):
     """A config that trains a ~30k-parameter model for a few steps on Tiny Shakespeare in a few seconds."""

@@ -15,7 +15,7 @@ from retlab.training.optim import lr_factor
 from retlab.training.train import train
 from retlab.utils.files import read_json
 
-from .configs import text_config
+from .configs import METRIC_KEYS, text_config
 
 
 class Recorder(L.Callback):
@@ -122,19 +122,7 @@ def test_lr_schedule_steps_once_per_optimiser_step(reference):
 def test_metrics_and_layout(reference):
     cfg, _, metrics = reference
     run = Path(cfg.output_dir) / cfg.name / "transformer"
-    for key in (
-        "arch",
-        "params",
-        "best_val_loss",
-        "best_val_ppl",
-        "test_loss",
-        "test_ppl",
-        "train_tokens_per_s",
-        "wall_time_s",
-        "steps",
-        "tokens",
-        "best_checkpoint",
-    ):
+    for key in sorted(METRIC_KEYS):
         assert metrics[key] is not None, key
     assert metrics == read_json(run / "metrics.json")
     assert metrics["tokens"] == 10 * 2 * 8 * 32
