@@ -11,7 +11,10 @@ def aligned_lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str =
 
     Computed in float32 so bf16/fp16 training reports the same loss as float32 would."""
     return F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction=reduction
+        logits.reshape(-1, logits.size(-1)).float(),
+        labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction=reduction,
     )
 
 
