@@ -15,29 +15,18 @@ largest context RetNet decodes >= 4x the Transformer's tokens/s with constant st
 import argparse
 import sys
 
-import torch
-
 from retlab.bench.infer import bench_infer
+from retlab.bench.script import script_config, script_parser
 from retlab.bench.summary import infer_headline, print_summary
-from retlab.config import BenchConfig, ModelConfig, RetlabConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--archs", nargs="+", default=["retnet", "transformer"])
     p.add_argument("--contexts", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096, 8192])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
     p.add_argument("--decode-steps", type=int, default=32)
     p.add_argument("--warmup-steps", type=int, default=4)
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--vocab-size", type=int, default=8192)
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float32")
-    p.add_argument("--output-dir", default="runs")
-    p.add_argument("--name", default="bench")
     p.add_argument("--quick", action="store_true", help="contexts 512 2048, batch 1, 8 decode steps")
     return p.parse_args(argv)
 
@@ -45,23 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_of(args):
     if args.quick:
         args.contexts, args.batch_sizes, args.decode_steps, args.warmup_steps = [512, 2048], [1], 8, 2
-    # Built directly (not through the YAML loader) so that the script runs where only torch and transformers are
-    # installed, e.g. a bare GPU machine.
-    return RetlabConfig(
-        name=args.name,
-        output_dir=args.output_dir,
+    return script_config(
+        args,
         compare=args.archs,
-        model=ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_heads=args.heads),
-        bench=BenchConfig(
-            use_trained=False,
-            vocab_size=args.vocab_size,
-            contexts=args.contexts,
-            batch_sizes=args.batch_sizes,
-            decode_steps=args.decode_steps,
-            warmup_steps=args.warmup_steps,
-            device=args.device,
-            dtype=args.dtype,
-        ),
+        contexts=args.contexts,
+        batch_sizes=args.batch_sizes,
+        decode_steps=args.decode_steps,
+        warmup_steps=args.warmup_steps,
     )
 
 
@@ -78,8 +57,6 @@ def targets(headline: dict) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     result = bench_infer(config_of(args))
     headline = infer_headline(result)
     checks = targets(headline)

@@ -14,15 +14,13 @@ Target (CPU): RetNet chunkwise training tokens/s beats Transformer++ at sequence
 import argparse
 import sys
 
-import torch
-
+from retlab.bench.script import script_config, script_parser
 from retlab.bench.summary import print_summary, train_headline
 from retlab.bench.train import bench_train
-from retlab.config import BenchConfig, ModelConfig, RetlabConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument(
         "--archs",
         nargs="+",
@@ -34,16 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seq-lens", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192])
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--vocab-size", type=int, default=8192)
     p.add_argument("--memory-limit-gib", type=float, default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float32")
-    p.add_argument("--output-dir", default="runs")
-    p.add_argument("--name", default="bench")
     p.add_argument("--quick", action="store_true", help="seq 512 2048, RetNet and Transformer++, 2 steps")
     return p.parse_args(argv)
 
@@ -51,31 +40,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_of(args):
     if args.quick:
         args.seq_lens, args.archs, args.steps = [512, 2048], ["retnet", "transformer"], 2
-    # Built directly (not through the YAML loader) so that the script runs where only torch and transformers are
-    # installed, e.g. a bare GPU machine.
-    return RetlabConfig(
-        name=args.name,
-        output_dir=args.output_dir,
+    return script_config(
+        args,
         compare=[args.reference or args.archs[0]],
-        model=ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_heads=args.heads),
-        bench=BenchConfig(
-            archs=args.archs,
-            use_trained=False,
-            vocab_size=args.vocab_size,
-            train_seq_lens=args.seq_lens,
-            train_batch_size=args.batch_size,
-            train_steps=args.steps,
-            memory_limit_gib=args.memory_limit_gib,
-            device=args.device,
-            dtype=args.dtype,
-        ),
+        archs=args.archs,
+        train_seq_lens=args.seq_lens,
+        train_batch_size=args.batch_size,
+        train_steps=args.steps,
+        memory_limit_gib=args.memory_limit_gib,
     )
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     result = bench_train(config_of(args))
     headline = train_headline(result)
     long = {k: v for k, v in headline.items() if int(k.rsplit("@", 1)[1]) >= 4096}
