@@ -1,4 +1,4 @@
-"""FLOPs formulas on numbers worked out by hand, and MFU."""
+"""FLOPs formulas on numbers worked out by hand, MFU, and the training-step memory estimate."""
 
 from types import SimpleNamespace
 
@@ -11,6 +11,7 @@ from retlab.bench.flops import (
     peak_tflops,
     train_flops_per_token,
 )
+from retlab.bench.train import estimate_step_bytes
 
 
 def transformer(**kw):
@@ -86,3 +87,14 @@ def test_mfu_and_peaks():
     assert peak_tflops("NVIDIA H200", "bfloat16") == 989.4
     assert peak_tflops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.4
     assert peak_tflops("cpu (2 threads)", "float32") is None
+
+
+def test_memory_estimate_is_quadratic_only_for_the_parallel_form():
+    c = retnet(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_heads=2, intermediate_size=64, value_dim=64
+    )
+    chunk = [estimate_step_bytes(c, 1, t, "chunkwise") for t in (1024, 2048, 4096)]
+    par = [estimate_step_bytes(c, 1, t, "parallel") for t in (1024, 2048, 4096)]
+    assert chunk[2] - chunk[1] == 2 * (chunk[1] - chunk[0])  # linear
+    assert par[2] - par[1] > 3 * (par[1] - par[0])  # quadratic
+    assert train_flops_per_token(c, 4096, "chunkwise") < train_flops_per_token(c, 4096, "parallel")

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from retlab.bench.flops import train_flops_per_token
-from retlab.bench.train import bench_train, estimate_step_bytes
+from retlab.bench.train import bench_train
 from retlab.layout import RunLayout
 
 HAS_RETNET = importlib.util.find_spec("retlab.models.retnet") is not None
@@ -65,26 +64,6 @@ def test_points_over_the_memory_budget_are_skipped(tiny_cfg):
     cfg = tiny_cfg(("transformer",), **{"bench.memory_limit_gib": 1e-6, "bench.train_seq_lens": [32]})
     res = bench_train(cfg)
     assert all("skipped" in p for p in res["points"])
-
-
-def test_memory_estimate_is_quadratic_only_for_the_parallel_form():
-    from types import SimpleNamespace
-
-    c = SimpleNamespace(
-        model_type="retlab-retnet",
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_heads=2,
-        intermediate_size=64,
-        value_dim=64,
-        tie_word_embeddings=False,
-    )
-    chunk = [estimate_step_bytes(c, 1, t, "chunkwise") for t in (1024, 2048, 4096)]
-    par = [estimate_step_bytes(c, 1, t, "parallel") for t in (1024, 2048, 4096)]
-    assert chunk[2] - chunk[1] == 2 * (chunk[1] - chunk[0])  # linear
-    assert par[2] - par[1] > 3 * (par[1] - par[0])  # quadratic
-    assert train_flops_per_token(c, 4096, "chunkwise") < train_flops_per_token(c, 4096, "parallel")
 
 
 @pytest.mark.parametrize(
