@@ -1,13 +1,13 @@
 """Reading run folders for the report. Every reader returns None (or empty) for what a run has not produced."""
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from ..layout import RunLayout
+from ..sweep.results import read_csv
+from ..utils import files
 
 ARCH_MARKERS = ("metrics.json", "best/config.json", "logs/csv", "emissions.csv")
 
@@ -61,15 +61,11 @@ class Run:
 
 
 def read_json(path: Path) -> dict | None:
+    """None for a file the run has not produced (or left half-written)."""
     try:
-        return json.loads(Path(path).read_text())
+        return files.read_json(path)
     except (OSError, ValueError):
         return None
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _numbers(row: dict[str, str]) -> dict[str, float]:
