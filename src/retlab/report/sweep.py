@@ -9,6 +9,7 @@ import itertools
 import math
 from pathlib import Path
 
+from ..layout import RunLayout
 from ..sweep.results import read_csv
 
 MAX_HEATMAPS = 10  # pairs of swept fields; the original study's 5 fields give exactly 10
@@ -19,11 +20,11 @@ def sweep_section(run_dir: str | Path, out_dir: str | Path | None = None) -> tup
 
     PNGs are written to `out_dir` (default `<run_dir>/report`) and the markdown links them by file name, so the
     markdown belongs in a file inside `out_dir`."""
-    run_dir = Path(run_dir)
-    csv_path = run_dir / "sweep" / "results.csv"
+    layout = RunLayout(Path(run_dir))
+    csv_path = layout.sweep / "results.csv"
     if not csv_path.is_file():
         return "", []
-    out_dir = Path(out_dir) if out_dir else run_dir / "report"
+    out_dir = Path(out_dir) if out_dir else layout.report
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = read_csv(csv_path)
     keys, archs = columns_of(rows)
@@ -36,7 +37,7 @@ def sweep_section(run_dir: str | Path, out_dir: str | Path | None = None) -> tup
         pngs.append(line_plot(rows, varying[0], archs, out_dir))
     if len(varying) >= 2:
         pngs.append(parallel_coordinates(rows, varying, archs, out_dir))
-    return _markdown(run_dir, rows, archs, pngs), pngs
+    return _markdown(layout.sweep, rows, archs, pngs), pngs
 
 
 def columns_of(rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
@@ -47,7 +48,7 @@ def columns_of(rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
     return keys, archs
 
 
-def _markdown(run_dir: Path, rows: list[dict], archs: list[str], pngs: list[Path]) -> str:
+def _markdown(sweep_dir: Path, rows: list[dict], archs: list[str], pngs: list[Path]) -> str:
     lines = [
         "## Grid search",
         "",
@@ -55,7 +56,7 @@ def _markdown(run_dir: Path, rows: list[dict], archs: list[str], pngs: list[Path
         "Full results: `sweep/results.csv` (one row per point), `sweep/trials.csv` (one row per trial).",
         "",
     ]
-    summary = run_dir / "sweep" / "summary.md"
+    summary = sweep_dir / "summary.md"
     if summary.is_file():  # its tables, one heading level down
         body = summary.read_text().split("\n", 1)[1]
         lines += [("#" + ln if ln.startswith("#") else ln) for ln in body.splitlines()]
