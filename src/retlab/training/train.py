@@ -333,9 +333,10 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     info = prepare(cfg)
     model_config = arch_model_config(cfg, arch, info)
     fp = train_fingerprint(cfg, arch, model_config)
-    if not force and layout.metrics.is_file() and read_json(layout.metrics).get("fingerprint") == fp:
+    done = read_json(layout.metrics) if not force and layout.metrics.is_file() else {}
+    if done.get("fingerprint") == fp:
         print(f"train {arch}: up to date ({layout.metrics}); --force retrains")
-        return read_json(layout.metrics)
+        return done
 
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
@@ -365,13 +366,14 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
     fit_seconds = time.perf_counter() - fit_start
 
-    export(trainer, module, layout.final, info)
+    tokenizer = tokenizer_of(info) if trainer.is_global_zero else None  # read once, exported twice
+    export(trainer, module, layout.final, tokenizer)
     best_path = best_cb.best_model_path or None
     if best_path is None:
         print(f"train {arch}: no validation ran, so there is no best checkpoint; testing the final weights")
     tested = trainer.test(module, datamodule=dm, ckpt_path=best_path, verbose=False)[0]
     emissions_kg = emissions.stop()
-    export(trainer, module, layout.best, info)
+    export(trainer, module, layout.best, tokenizer)
     if not trainer.is_global_zero:
         return {}
     metrics = collect_metrics(cfg, arch, info, model_config, trainer, best_cb, tested)
@@ -389,15 +391,16 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     return metrics
 
 
-def export(trainer, module: CausalLMModule, out_dir: Path, info) -> None:
-    """Hugging Face export of the module's current weights from the main process. The full state dict is
-    gathered through the strategy first (a collective under FSDP, where each process holds only a shard)."""
+def export(trainer, module: CausalLMModule, out_dir: Path, tokenizer) -> None:
+    """Hugging Face export of the module's current weights (and `tokenizer`, if any) from the main process. The
+    full state dict is gathered through the strategy first (a collective under FSDP, where each process holds
+    only a shard)."""
     state = trainer.strategy.lightning_module_state_dict()
     if not trainer.is_global_zero:
         return
     model = build_model(module.model.config, seed=0)  # seeded: leaves the global RNG streams alone
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
-    export_hf(model, out_dir, tokenizer_of(info))
+    export_hf(model, out_dir, tokenizer)
 
 
 def tokenizer_of(info):
