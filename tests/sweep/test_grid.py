@@ -59,10 +59,10 @@ def test_colliding_short_names_use_full_keys():
 
 
 def test_shipped_sweep_configs(tmp_path):
+    from operator import attrgetter
     from pathlib import Path
 
     from retlab.config.loader import load_config, validate
-    from retlab.sweep.grid import get_dotted
     from retlab.sweep.trial import make_trials
 
     repo = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def test_shipped_sweep_configs(tmp_path):
     assert len(specs) == 72 * 2 * 3 and len({s.trial_id for s in specs}) == len(specs)
     for s in specs:  # every combination is a valid run config carrying its values
         validate(s.cfg)
-        assert all(get_dotted(s.cfg, k) == v for k, v in s.point.items())
+        assert all(attrgetter(k)(s.cfg) == v for k, v in s.point.items())
         assert (s.cfg.model.arch, s.cfg.seed, s.cfg.compare) == (s.arch, s.seed, [s.arch])
     small = load_config(repo / "configs/sweep-small.yaml")
     assert len(expand_grid(validate_grid(small.sweep.grid))) == 8 and small.sweep.compare == [

@@ -52,13 +52,8 @@ def point_id(point: dict[str, Any]) -> str:
     return "_".join(f"{n}={_fmt(v)}" for n, v in zip(names, point.values(), strict=True))
 
 
-def get_dotted(obj: Any, key: str) -> Any:
-    for part in key.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def set_dotted(obj: Any, key: str, value: Any) -> None:
+    """Set `a.b.c` on a config object (`retlab.config.loader.set_dotted` is its twin for raw YAML dicts)."""
     *parents, last = key.split(".")
     for part in parents:
         obj = getattr(obj, part)
