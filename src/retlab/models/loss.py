@@ -16,8 +16,3 @@ def aligned_lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str =
         ignore_index=IGNORE_INDEX,
         reduction=reduction,
     )
-
-
-def shifted_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Hugging Face convention: `labels` equal the inputs; position t predicts labels[t + 1]."""
-    return aligned_lm_loss(logits[:, :-1], labels[:, 1:])
