@@ -84,10 +84,15 @@ def test_greedy_generate_with_cache_equals_without(model, ids):
     assert torch.equal(logits[:, 3:-1].argmax(-1), with_cache[:, 4:])
 
 
-def test_sampling_generate_runs(model, ids):
-    torch.manual_seed(0)
-    out = model.generate(ids[:, :4], max_new_tokens=5, do_sample=True, top_k=10)
+def test_sampling_generate_runs_and_is_seeded(model, ids):
+    def sample(seed):
+        torch.manual_seed(seed)
+        return model.generate(ids[:, :4], max_new_tokens=5, do_sample=True, top_k=10)
+
+    out = sample(0)
     assert out.shape == (2, 9) and torch.equal(out[:, :4], ids[:, :4])
+    assert torch.equal(sample(0), out)
+    assert not torch.equal(sample(1), out)  # it samples: another seed gives other tokens
 
 
 def test_left_padding_gives_the_unpadded_result(model, ids):
