@@ -1,15 +1,11 @@
 """bench infer: documented keys with units, cache bytes measured == analytic, constant state vs linear KV."""
 
-import importlib.util
 import json
 
 import pytest
 
 from retlab.bench.infer import bench_infer
 from retlab.layout import RunLayout
-
-HAS_RETNET = importlib.util.find_spec("retlab.models.retnet") is not None
-ARCHS = ("retnet", "transformer") if HAS_RETNET else ("transformer",)
 
 POINT_KEYS = {
     "arch",
@@ -35,7 +31,7 @@ POINT_KEYS = {
 
 @pytest.fixture(scope="module")
 def result(tiny_cfg):
-    cfg = tiny_cfg(ARCHS)
+    cfg = tiny_cfg(("retnet", "transformer"))
     return cfg, bench_infer(cfg)
 
 
@@ -72,7 +68,6 @@ def test_kv_cache_grows_linearly_with_context_and_batch(result):
     assert kv[(1, 32)] == 2 * 2 * 32 * 32 * 4
 
 
-@pytest.mark.skipif(not HAS_RETNET, reason="retlab.models.retnet not available")
 def test_retnet_state_is_constant_in_context(result):
     _, res = result
     state = {
@@ -84,7 +79,6 @@ def test_retnet_state_is_constant_in_context(result):
     assert state[(1, 32)] == 2 * 2 * d_k * d_v * 4  # L * H * d_k * d_v * 4 bytes
 
 
-@pytest.mark.skipif(not HAS_RETNET, reason="retlab.models.retnet not available")
 def test_models_are_parameter_matched(result):
     _, res = result
     params = [m["params"] for m in res["models"]]

@@ -1,6 +1,5 @@
 """bench train: documented keys, RetNet in both training forms, FLOPs from the per-form formula, no MFU on CPU."""
 
-import importlib.util
 import json
 
 import pytest
@@ -8,8 +7,7 @@ import pytest
 from retlab.bench.train import bench_train
 from retlab.layout import RunLayout
 
-HAS_RETNET = importlib.util.find_spec("retlab.models.retnet") is not None
-ARCHS = ("retnet", "transformer") if HAS_RETNET else ("transformer",)
+ARCHS = ("retnet", "transformer")
 POINT_KEYS = {
     "variant",
     "arch",
@@ -35,7 +33,7 @@ def test_json_has_every_variant_and_length(result):
     cfg, res = result
     on_disk = json.loads((RunLayout.of(cfg).bench / "train.json").read_text())
     assert on_disk["points"] == res["points"]
-    expected = (["retnet-parallel", "retnet-chunkwise"] if HAS_RETNET else []) + ["transformer"]
+    expected = ["retnet-parallel", "retnet-chunkwise", "transformer"]
     assert sorted({p["variant"] for p in res["points"]}) == sorted(expected)
     assert len(res["points"]) == len(expected) * 2
     for p in res["points"]:
@@ -51,13 +49,10 @@ def test_flops_follow_each_form(result):
     configs = {m["arch"]: m for m in res["models"]}
     for p in res["points"]:
         assert p["flops_per_token"] > 6 * configs[p["arch"]]["params"] * 0.5
-    if HAS_RETNET:
-        chunk = {
-            p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-chunkwise"
-        }
-        par = {p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-parallel"}
-        assert chunk[32] == chunk[64]  # chunk_size 16: linear-time training
-        assert par[64] > par[32]
+    chunk = {p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-chunkwise"}
+    par = {p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-parallel"}
+    assert chunk[32] == chunk[64]  # chunk_size 16: linear-time training
+    assert par[64] > par[32]
 
 
 def test_points_over_the_memory_budget_are_skipped(tiny_cfg):
