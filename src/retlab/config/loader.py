@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import inspect
 import json
+import operator
 import re
 import types
 import typing
@@ -317,8 +318,9 @@ def load_config(
     _wrap_scalars(data)
     cli: list[str] = []
     if isinstance(overrides, dict):
+        valid = all_keys()
         for key, value in overrides.items():
-            if key not in all_keys():
+            if key not in valid:
                 raise ConfigError(key, "unknown key", suggest(key))
             set_dotted(data, key, value)
     elif overrides:
@@ -347,17 +349,11 @@ def load_config(
 # ---------------------------------------------------------------- validation
 
 
-def _get(cfg: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
 def _null_problems(cfg: RetlabConfig) -> list[tuple[str, str, str]]:
     """Fields set to null that do not allow it (jsonargparse lets null through for any type)."""
     bad = []
     for key, tp in leaf_fields().items():
-        if _get(cfg, key) is None and type(None) not in typing.get_args(tp):
+        if operator.attrgetter(key)(cfg) is None and type(None) not in typing.get_args(tp):
             bad.append((key, "is null", f"set it to {describe_type(tp)} or leave it out for the default"))
     return bad
 
@@ -521,9 +517,9 @@ def _problems(cfg: RetlabConfig) -> list[tuple[str, str, str]]:
     positive(b, "bench", "decode_steps", "train_steps")
     non_negative(b, "bench", "warmup_steps")
 
-    s = cfg.sweep
+    s, fields = cfg.sweep, leaf_fields()
     for key, values in s.grid.items():
-        if key not in leaf_fields():
+        if key not in fields:
             bad.append((f"sweep.grid.{key}", "is not a config field", suggest(key)))
         need(
             isinstance(values, list) and len(values) > 0,
