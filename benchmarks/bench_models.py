@@ -25,7 +25,9 @@ from unittest import mock
 import torch
 
 from retlab.config.model import ModelConfig
+from retlab.models.factory import build_config, build_model
 from retlab.models.loss import aligned_lm_loss
+from retlab.models.sizing import match_parameters
 
 # name -> (arch, retention_mode or None)
 VARIANTS = {
@@ -94,8 +96,6 @@ def model_section(args) -> ModelConfig:
 
 def build(name: str, args):
     """(model, parameter count, note) of variant `name`; the Transformer is sized to the native RetNet's count."""
-    from retlab.models.factory import build_config, build_model
-
     arch, mode = VARIANTS[name]
     section = model_section(args)
     if mode is not None:
@@ -110,16 +110,7 @@ def build(name: str, args):
 
 
 def matched_to_retnet(config, section, args, max_len):
-    from retlab.models.factory import build_config
-
-    try:
-        from retlab.models.sizing import match_parameters
-
-        reference = build_config(
-            replace(section, retention_mode="chunkwise"), "retnet", args.vocab_size, max_len
-        )
-    except ImportError as err:
-        return config, f"not size-matched ({err})"
+    reference = build_config(replace(section, retention_mode="chunkwise"), "retnet", args.vocab_size, max_len)
     matched = match_parameters(reference, config)
     return matched, f"intermediate_size {matched.intermediate_size} (matched)"
 
