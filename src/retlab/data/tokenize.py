@@ -128,12 +128,12 @@ def tokenize(cfg, force: bool = False) -> DataInfo:
         download(cfg)
     train_tokenizer(cfg)
     out, tok_dir = packed_dir(cfg), tokenizer_dir(cfg)
-    up_fp = [stamp_info(splits_dir(cfg))["fingerprint"], stamp_info(tok_dir)["fingerprint"]]
+    tok = stamp_info(tok_dir)
+    up_fp = [stamp_info(splits_dir(cfg))["fingerprint"], tok["fingerprint"]]
     fp = fingerprint("tokenize", 1, up_fp, cfg.data.seq_len)
     if not force and is_up_to_date(out, fp):
         print(f"tokenize: up to date ({out}); --force reruns")
         return DataInfo.load(out)
-    tok = stamp_info(tok_dir)
     dtype = token_dtype(tok["vocab_size"])
     info_common = {
         "dtype": dtype.name,

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_json
+from .files import atomic_write_json, read_json
 
 STAMP = ".stage.json"
 
@@ -29,7 +29,7 @@ def is_up_to_date(out_dir: str | Path, fp: str) -> bool:
     if not stamp.is_file():
         return False
     try:
-        return json.loads(stamp.read_text()).get("fingerprint") == fp
+        return read_json(stamp).get("fingerprint") == fp
     except (OSError, ValueError):
         return False
 
@@ -40,4 +40,4 @@ def mark_done(out_dir: str | Path, fp: str, **info: Any) -> None:
 
 def stamp_info(out_dir: str | Path) -> dict:
     stamp = Path(out_dir) / STAMP
-    return json.loads(stamp.read_text()) if stamp.is_file() else {}
+    return read_json(stamp) if stamp.is_file() else {}
