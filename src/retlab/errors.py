@@ -12,3 +12,9 @@ class ConfigError(RetlabError):
         self.field, self.problem, self.fix = field, problem, fix
         msg = f"{field}: {problem}" if field else problem
         super().__init__(f"{msg} ({fix})" if fix else msg)
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty), for one-line errors."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

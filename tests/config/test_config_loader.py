@@ -210,3 +210,10 @@ def test_dict_override_of_a_section_merges(tmp_path):
     cfg = load_config(write(tmp_path, "train:\n  batch_size: 4\n"), {"train": {"lr": 0.5}})
     assert (cfg.train.lr, cfg.train.batch_size) == (0.5, 4)
     assert load_config(None, ["--data.path=a.txt,b.txt"]).data.path == ["a.txt", "b.txt"]
+
+
+def test_first_line_of_an_error_is_one_line_or_the_type_name():
+    from retlab.errors import first_line
+
+    assert first_line(ValueError("  bad value\nTraceback details\n")) == "bad value"
+    assert first_line(KeyError()) == "KeyError"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..utils.files import atomic_write_text
 from . import RetlabConfig
 from .model import Arch
@@ -336,7 +336,7 @@ def load_config(
     except ArgumentError as e:
         raise _condense(e) from None
     except (TypeError, AttributeError, ValueError) as e:  # values jsonargparse could not even inspect
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise ConfigError(
             str(path or "config"), f"invalid value ({first})", "compare with configs/template.yaml"
         ) from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..layout import RunLayout
 from ..utils.files import atomic_dir, atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
@@ -179,7 +179,7 @@ def hub_sources(cfg) -> dict[str, DocSource]:
         if _offline():
             problem = f"cannot reach the Hugging Face Hub to load '{label}' (offline) and it is not in the local cache"
             raise ConfigError("data.name", problem, fix) from None
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise ConfigError(
             "data.name",
             f"could not load Hub dataset '{label}': {first}",

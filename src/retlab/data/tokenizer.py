@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..layout import RunLayout
 from ..utils.stage import file_digest, fingerprint, is_up_to_date, mark_done, stamp_info
 from .download import download, iter_documents, split_meta, splits_dir
@@ -61,7 +61,7 @@ def load_tokenizer(path: str | Path):
     try:
         tok = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise ConfigError(
             "tokenizer.path",
             f"cannot load a tokenizer from '{path}': {first}",
