@@ -13,7 +13,7 @@ from retlab.data import tokenize as tk
 from retlab.data.datamodule import ShardedSampler
 from retlab.data.download import iter_documents, splits_dir
 from retlab.data.info import DataInfo, open_blocks, token_dtype
-from retlab.data.tokenizer import tokenizer_dir
+from retlab.data.tokenizer import tokenizer_dir, tokenizer_hash
 from retlab.utils.stage import stamp_info
 
 SEQ = 64
@@ -62,7 +62,7 @@ def test_packing_keeps_every_token(prepared, split):
     assert meta["block_len"] == SEQ + 1 and 0 <= meta["remainder_tokens"] < SEQ + 1
     blocks = open_blocks(info.data_dir, split)
     np.testing.assert_array_equal(np.asarray(blocks).reshape(-1), stream[: blocks.size])
-    assert meta["dtype"] == "uint16" and meta["tokenizer_hash"]
+    assert meta["dtype"] == "uint16" and meta["tokenizer_hash"] == tokenizer_hash(tokenizer_dir(cfg))
 
 
 def test_dtype_choice():
