@@ -43,8 +43,11 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
     losses: dict[str, dict[int, float]] = {}
     for arch in compare:
         runs = [s for s in group if s.arch == arch]
-        finished = [s for s in runs if status(s) == "done" and load_metrics(s) is not None]
-        done = {s.seed: load_metrics(s) for s in finished}
+        # status() reads trial.json and fingerprints the config, load_metrics() reads metrics.json: once each
+        states = [status(s) for s in runs]
+        loaded = [(s, load_metrics(s)) for s, st in zip(runs, states, strict=True) if st == "done"]
+        finished = [(s, m) for s, m in loaded if m is not None]
+        done = {s.seed: m for s, m in finished}
         losses[arch] = {seed: m["test_loss"] for seed, m in done.items() if _num(m.get("test_loss"))}
         first = next(iter(done.values()), {})
         stat = summarize(list(losses[arch].values()))
@@ -54,7 +57,7 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
                 "intermediate_size", runs[0].cfg.model.intermediate_size if runs else None
             ),
             f"{arch}/seeds_done": len(done),
-            f"{arch}/seeds_failed": sum(status(s) == "failed" for s in runs),
+            f"{arch}/seeds_failed": states.count("failed"),
             f"{arch}/test_loss_mean": stat.mean,
             f"{arch}/test_loss_std": stat.std,
             f"{arch}/test_loss_stderr": stat.stderr,
@@ -62,7 +65,7 @@ def _point_row(group: list[TrialSpec], compare: list[str]) -> dict[str, Any]:
         }
         for m in MEANS:
             row[f"{arch}/{m}_mean"] = summarize([d[m] for d in done.values() if _num(d.get(m))]).mean
-        evals = [eval_summary(s) for s in finished]
+        evals = [eval_summary(s) for s, _ in finished]
         for key in sorted({k for e in evals for k in e}):
             row[f"{arch}/eval/{key}_mean"] = summarize([e[key] for e in evals if _num(e.get(key))]).mean
     for other in compare[1:]:
