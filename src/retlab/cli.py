@@ -78,7 +78,7 @@ COMMANDS: dict[str, Command] = {
         "retlab.sweep.run:sweep", "Grid search over any config fields (Ray Tune or sequential).", "force"
     ),
 }
-GROUPS = {"data", "bench"}
+GROUPS = {name.split()[0] for name in COMMANDS if " " in name}  # data, bench
 
 
 def top_help() -> str:
