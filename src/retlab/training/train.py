@@ -27,6 +27,7 @@ from ..models.sizing import count_parameters, match_parameters
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .callbacks import RNGState, ThroughputMonitor, peak_rss_mib
+from .emissions import Emissions
 from .loader import ResumableDataModule
 from .module import CausalLMModule
 
@@ -221,43 +222,6 @@ def is_main_process() -> bool:
 def check_precision(cfg) -> None:
     if cfg.train.precision == "16-mixed" and not torch.cuda.is_available():
         raise ConfigError("train.precision", "16-mixed needs a CUDA GPU", "use 32-true or bf16-mixed on CPU")
-
-
-# ---------------------------------------------------------------- energy
-
-
-class Emissions:
-    """CodeCarbon's offline tracker writing emissions.csv; any failure (no power reading, no package) is one
-    printed line, never a failed run."""
-
-    def __init__(self, enabled: bool, out: Path):
-        self.tracker = None
-        if not enabled:
-            return
-        try:
-            from codecarbon import OfflineEmissionsTracker
-
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self.tracker = OfflineEmissionsTracker(
-                country_iso_code="USA",
-                output_dir=str(out.parent),
-                output_file=out.name,
-                log_level="error",
-                save_to_file=True,
-            )
-            self.tracker.start()
-        except Exception as err:  # noqa: BLE001 - energy is optional
-            print(f"train: emissions tracking off ({type(err).__name__}: {err})")
-            self.tracker = None
-
-    def stop(self) -> float | None:
-        if self.tracker is None:
-            return None
-        try:
-            return self.tracker.stop()
-        except Exception as err:  # noqa: BLE001
-            print(f"train: emissions not recorded ({type(err).__name__}: {err})")
-            return None
 
 
 def make_trainer(cfg, arch: str, info, plan: tuple[int, int, int], world: int, extra_callbacks: tuple):
