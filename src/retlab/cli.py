@@ -139,7 +139,7 @@ def parse_invocation(name: str, args: list[str]) -> Invocation:
             inv.print_config = True
         elif arg == "--force":
             inv.force = True
-        elif key in ("--config", "--prompt") or key.startswith("--"):
+        elif key.startswith("--"):  # --config, --prompt or an override
             if not eq:
                 if i + 1 >= len(args) or args[i + 1].startswith("--"):
                     raise RetlabError(f"{key}: needs a value (e.g. {key} VALUE)")
