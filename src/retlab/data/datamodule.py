@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..utils.files import read_json
-from .info import DataInfo, open_blocks
+from .info import SPLITS, DataInfo, open_blocks
 from .mqar import labels_from
 
 
@@ -120,7 +120,7 @@ class RetlabDataModule(L.LightningDataModule):
         return self.datasets[split]
 
     def setup(self, stage: str | None = None) -> None:
-        for split in ("train", "validation", "test"):
+        for split in SPLITS:
             self.dataset(split)
 
     def _dist(self) -> tuple[int, int]:
