@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from ..layout import RunLayout
+from ..models.loss import IGNORE_INDEX
 from ..utils.files import atomic_dir, atomic_write_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .info import SPLITS, DataInfo, token_dtype
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 NUM_SPECIAL = 4
-IGNORE_INDEX = -100
-_SPLIT_SEED = {"train": 0, "validation": 1, "test": 2}
 
 
 def key_value_ranges(vocab_size: int) -> tuple[range, range]:
@@ -54,7 +53,7 @@ def generate_split(cfg, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """All examples of a split: blocks (N, T+1), answer masks (N, T), num_kv_pairs (N,). Deterministic in cfg.seed."""
     q, seq_len = cfg.data.mqar, cfg.data.seq_len
     n = {"train": q.train_examples, "validation": q.val_examples, "test": q.test_examples}[split]
-    rng = np.random.default_rng([cfg.seed, _SPLIT_SEED[split]])
+    rng = np.random.default_rng([cfg.seed, SPLITS.index(split)])
     kvs = np.resize(np.asarray(q.num_kv_pairs), n)  # spread examples evenly over the pair counts
     blocks = np.empty((n, seq_len + 1), dtype=token_dtype(q.vocab_size))
     masks = np.empty((n, seq_len), dtype=bool)
