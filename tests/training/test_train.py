@@ -167,7 +167,8 @@ def test_tests_the_best_checkpoint_stops_early_and_exports_load_as_hf_models(sha
     final = AutoModelForCausalLM.from_pretrained(run / "final", trust_remote_code=True).eval()
     assert metrics["test_loss"] == pytest.approx(_test_loss(best, cfg), rel=1e-5)
     assert abs(_test_loss(final, cfg) - metrics["test_loss"]) > 0.1
-    assert (run / "best" / "tokenizer.json").is_file() and (run / "best" / "model.safetensors").is_file()
+    for export in ("best", "final"):  # both exports carry the run's tokenizer
+        assert (run / export / "tokenizer.json").is_file() and (run / export / "model.safetensors").is_file()
 
     # The export computes the same function as the Lightning module rebuilt from the checkpoint alone.
     module = CausalLMModule.load_from_checkpoint(metrics["best_checkpoint"]).eval()
