@@ -77,12 +77,16 @@ class ArchLayout:
         return self.root / "final"
 
     @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
     def tensorboard(self) -> Path:
-        return self.root / "logs" / "tensorboard"
+        return self.logs / "tensorboard"
 
     @property
     def csv(self) -> Path:
-        return self.root / "logs" / "csv"
+        return self.logs / "csv"
 
     @property
     def metrics(self) -> Path:

@@ -166,7 +166,7 @@ def checkpoint_callbacks(
 
 
 def loggers(cfg, arch: str, layout: ArchLayout) -> list:
-    logs = layout.root / "logs"
+    logs = layout.logs
     out = [TensorBoardLogger(logs, name="tensorboard", version=""), CSVLogger(logs, name="csv", version="")]
     if cfg.train.wandb:
         if importlib.util.find_spec("wandb") is None:
@@ -200,7 +200,7 @@ def resume_path(cfg, layout: ArchLayout, fp: str) -> str | None:
 
 def fresh_start(layout: ArchLayout, fp: str) -> None:
     """Clear a previous attempt (checkpoints, logs, exports) so files of two runs never mix."""
-    for d in (layout.checkpoints, layout.root / "logs", layout.best, layout.final):
+    for d in (layout.checkpoints, layout.logs, layout.best, layout.final):
         shutil.rmtree(d, ignore_errors=True)
     layout.metrics.unlink(missing_ok=True)
     mark_done(layout.root, fp)  # marks the attempt's config, so `resume: auto` only continues the same run
