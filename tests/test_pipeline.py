@@ -16,7 +16,7 @@ def _val_losses(csv_path) -> list[float]:
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("retlab.models.retnet") is None, reason="RetNet model not available"
+    importlib.util.find_spec("retlab.models.native") is None, reason="RetNet model not available"
 )
 def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tmp_path, capsys):
     cfg = text_config(

@@ -12,14 +12,16 @@ from retlab.config.model import ModelConfig
 SEQ_LEN = 64
 # Long enough for every answer of the local tasks under a 512-token BPE (the harness asserts answers fit).
 MAX_LENGTH = 1024
-ARCHS = ["transformer"] + (["retnet"] if importlib.util.find_spec("retlab.models.retnet") else [])
+ARCHS = ["transformer"] + (["retnet"] if importlib.util.find_spec("retlab.models.native") else [])
 
 
 def tiny_model(arch: str, vocab_size: int, seed: int = 0, pad: int = 0, bos: int = 1, eos: int = 2):
-    from retlab.models.factory import build_config, build_model
+    from retlab.models.factory import DataShape, build_config, build_model
 
     sizes = ModelConfig(hidden_size=32, num_hidden_layers=2, num_heads=4)
-    return build_model(build_config(sizes, arch, vocab_size, SEQ_LEN, pad, bos, eos), seed=seed).eval()
+    return build_model(
+        build_config(sizes, arch, DataShape(vocab_size, SEQ_LEN, pad, bos, eos)), seed=seed
+    ).eval()
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, DynamicCache
 
-from retlab.models.retnet import RetNetCache, RetNetConfig, RetNetForCausalLM, RetNetModel
-from retlab.models.retnet.retention import (
+from retlab.models.native import RetNetCache, RetNetConfig, RetNetForCausalLM, RetNetModel
+from retlab.models.native.retention import (
     Decay,
     chunkwise_retention,
     log_gammas,
@@ -369,7 +369,7 @@ def test_bf16_model_runs_close_to_float32(model, mode):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fla kernels need CUDA")
 def test_fla_chunkwise_matches_the_pytorch_reference():
     pytest.importorskip("fla")
-    from retlab.models.retnet.retention_fla import fla_chunkwise_retention
+    from retlab.models.native.retention_fla import fla_chunkwise_retention
 
     g = torch.Generator(device="cuda").manual_seed(0)
     q, k = (torch.randn(2, 4, 200, 16, device="cuda", generator=g) * 0.25 for _ in range(2))

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, DynamicCache
 
-from retlab.models.transformer import TransformerConfig, TransformerForCausalLM, TransformerModel
+from retlab.models.native import TransformerConfig, TransformerForCausalLM, TransformerModel
 
 V = 61
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from retlab.config import RetlabConfig
-from retlab.models.factory import build_config, build_model
+from retlab.models.factory import DataShape, build_config, build_model
 from retlab.training.optim import lr_factor, param_groups
 from retlab.training.train import plan_steps
 
@@ -12,7 +12,7 @@ from retlab.training.train import plan_steps
 def test_no_weight_decay_on_norms_biases_and_embeddings():
     cfg = RetlabConfig()
     cfg.model.hidden_size, cfg.model.num_hidden_layers, cfg.model.num_heads = 32, 1, 2
-    model = build_model(build_config(cfg.model, "transformer", 50, 16, 0, 1, 2), seed=0)
+    model = build_model(build_config(cfg.model, "transformer", DataShape(50, 16, 0, 1, 2)), seed=0)
     both = torch.nn.Sequential(model, torch.nn.Linear(4, 4))  # + a biased layer
     decay, no_decay = param_groups(both, 0.1)
     embedding = model.get_input_embeddings().weight

@@ -10,6 +10,7 @@ import time
 import torch
 
 from ..layout import RunLayout
+from ..models.specs import SPECS
 from ..utils.files import atomic_write_json
 from .flops import decode_flops_per_token
 from .memory import MIB, PeakMemory, analytic_cache_bytes, cache_bytes, cache_dtype, memory_budget_bytes
@@ -22,9 +23,6 @@ from .models import (
     instantiate,
 )
 from .table import text_table
-
-# retlab's TorchScale wrappers keep no cache: decoding would recompute the prefix, so they are not timed here.
-NO_CACHE_ARCHS = ("torchscale-retnet", "torchscale-transformer")
 
 COLUMNS = [
     ("arch", "arch", ""),
@@ -46,12 +44,9 @@ def bench_infer(cfg) -> dict:
 
     device, dtype = bench_device(cfg), bench_dtype(cfg)
     archs = bench_archs(cfg)
-    notes = [
-        f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)"
-        for a in archs
-        if a in NO_CACHE_ARCHS
-    ]
-    archs = [a for a in archs if a not in NO_CACHE_ARCHS]
+    no_cache = [a for a in archs if SPECS[a].cache == "none"]  # decoding would recompute the prefix
+    notes = [f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)" for a in no_cache]
+    archs = [a for a in archs if a not in no_cache]
     max_len = max(cfg.bench.contexts) + cfg.bench.warmup_steps + cfg.bench.decode_steps + 1
     models = bench_configs(cfg, archs, max_len)
     budget = memory_budget_bytes(device, cfg.bench.memory_limit_gib)

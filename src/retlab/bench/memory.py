@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError
+from ..models.specs import spec_for
 
 MIB = 2**20
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (glibc malloc.h)
@@ -77,7 +77,7 @@ def retention_state_bytes(config, batch_size: int, bytes_per_value: int) -> int:
 
 def analytic_cache_bytes(config, context: int, batch_size: int, bytes_per_value: int) -> int:
     """The cache size the architecture needs in theory after `context` tokens."""
-    if "retnet" in config.model_type:
+    if spec_for(config).mixer == "retention":
         return retention_state_bytes(config, batch_size, bytes_per_value)
     return kv_cache_bytes(config, context, batch_size, bytes_per_value)
 
@@ -161,9 +161,7 @@ class PeakMemory:
 
 def memory_budget_bytes(device: torch.device, limit_gib: float | None) -> int:
     """Largest estimated footprint a point may have before it is skipped."""
-    if limit_gib is not None:
-        if limit_gib <= 0:
-            raise ConfigError("bench.memory_limit_gib", f"must be positive, got {limit_gib}", "e.g. 8")
+    if limit_gib is not None:  # checked positive with the config (BenchConfig.problems)
         return int(limit_gib * 2**30)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)

@@ -1,12 +1,13 @@
-"""The models a benchmark compares: trained exports of the run when present, else parameter-matched random inits
-(speed and memory depend on the shapes, not on the weights' values)."""
+"""The models a benchmark compares: trained exports of the run when present, else random inits of exactly the
+sizes `retlab train` would give them (speed and memory depend on the shapes, not on the weights' values)."""
 
 from dataclasses import dataclass
 
 import torch
 
-from ..errors import ConfigError
 from ..layout import RunLayout
+from ..models.factory import DataShape, build_model, contender_configs, has_weights, load_config, load_model
+from ..utils.device import resolve_device
 from ..utils.files import read_json
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -21,19 +22,10 @@ class BenchModel:
 
 
 def bench_device(cfg) -> torch.device:
-    device = cfg.bench.device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ConfigError("bench.device", f"unknown device {device!r}", "use auto, cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("bench.device", "cuda requested but no GPU is visible", "use --bench.device cpu")
-    return torch.device(device)
+    return resolve_device(cfg.bench.device, "bench.device")
 
 
 def bench_dtype(cfg) -> torch.dtype:
-    if cfg.bench.dtype not in DTYPES:
-        raise ConfigError("bench.dtype", f"unknown dtype {cfg.bench.dtype!r}", "use float32 or bfloat16")
     return DTYPES[cfg.bench.dtype]
 
 
@@ -49,46 +41,17 @@ def bench_archs(cfg) -> list[str]:
 
 
 def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
-    """One config per arch: the trained export's when `bench.use_trained` and it exists, else built from the
-    `model` section with intermediate_size matched to the parameter count of `compare`'s first arch (the
-    reference `retlab run` matches to), whether or not that arch is benchmarked itself."""
-    from ..models.sizing import match_parameters
-
-    reference = None
-    if cfg.model.match_parameters and cfg.model.intermediate_size is None:
-        reference = trained_or_built(cfg, (cfg.compare or archs)[0], max_len).config
-    out: list[BenchModel] = []
+    """One model per arch: the trained export when `bench.use_trained` and it exists, else the config that
+    `contender_configs` gives it (matched to `compare`'s first arch, whether or not that one is benchmarked)."""
+    built = contender_configs(cfg.model, cfg.compare or archs, DataShape(vocab_size(cfg), max_len), archs)
+    out = []
     for arch in archs:
-        model = trained_or_built(cfg, arch, max_len)
-        if model.path is None and reference is not None:
-            try:
-                model.config = match_parameters(reference, model.config)
-            except ValueError as err:
-                raise ConfigError("model", str(err), "change the model size") from err
-        out.append(model)
+        trained = RunLayout.of(cfg).arch(arch).best
+        if cfg.bench.use_trained and has_weights(trained):
+            out.append(BenchModel(arch, load_config(trained), f"trained: {trained}", str(trained)))
+        else:
+            out.append(BenchModel(arch, built[arch], "random init"))
     return out
-
-
-def trained_or_built(cfg, arch: str, max_len: int) -> BenchModel:
-    from ..models.factory import build_config
-
-    trained = RunLayout.of(cfg).arch(arch).best
-    if cfg.bench.use_trained and has_weights(trained):
-        return BenchModel(arch, load_trained_config(trained), f"trained: {trained}", str(trained))
-    return BenchModel(arch, build_config(cfg.model, arch, vocab_size(cfg), max_len), "random init")
-
-
-def has_weights(export) -> bool:
-    files = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-    return (export / "config.json").is_file() and any((export / f).is_file() for f in files)
-
-
-def load_trained_config(path):
-    from transformers import AutoConfig
-
-    import retlab.models  # noqa: F401  (registers retlab's model types with the Auto classes)
-
-    return AutoConfig.from_pretrained(path)
 
 
 def vocab_size(cfg) -> int:
@@ -104,10 +67,8 @@ def vocab_size(cfg) -> int:
 
 def instantiate(bench_model: BenchModel, device: torch.device, dtype: torch.dtype, seed: int = 0):
     """The trained export, or a seeded random init, on `device` in `dtype`."""
-    from ..models.factory import build_model, causal_lm_class
-
     if bench_model.path:
-        model = causal_lm_class(bench_model.config).from_pretrained(bench_model.path)
+        model = load_model(bench_model.path)
     else:
         model = build_model(bench_model.config, seed=seed)
     return model.to(device=device, dtype=dtype)

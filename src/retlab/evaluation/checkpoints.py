@@ -3,13 +3,12 @@
 A model is given as a Hugging Face export directory (has config.json, e.g. runs/q/retnet/best), an
 architecture folder of a run (runs/q/retnet -> its best/), or a run folder (runs/q -> every <arch>/best/)."""
 
-import json
 from pathlib import Path
-
-import torch
 
 from ..errors import ConfigError
 from ..layout import RunLayout
+from ..models.factory import load_model  # noqa: F401  (evaluate and generate load models through here)
+from ..utils.device import resolve_device  # noqa: F401  (likewise)
 
 
 def _is_export(path: Path) -> bool:
@@ -66,27 +65,6 @@ def resolve_models(entries: list[str], cfg, field: str = "eval.models") -> dict[
     if len(set(labels)) < len(labels):  # e.g. two runs' retnet: tell them apart by path
         labels = [str(p) for p in exports]
     return dict(zip(labels, exports, strict=True))
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu"):
-    """The causal LM in `path`, in eval mode: retlab's own classes for retlab checkpoints (never their copied
-    code), transformers' Auto classes for anything else."""
-    from transformers import AutoModelForCausalLM
-
-    from ..models.factory import MODEL_TYPES, load_classes
-
-    model_type = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
-    if model_type in MODEL_TYPES:
-        model = load_classes(MODEL_TYPES[model_type])[1].from_pretrained(path)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path)
-    return model.to(device).eval()
 
 
 def load_tokenizer_for(path: str | Path, cfg):

@@ -1,79 +1,67 @@
-"""From the `model` config section to a Hugging Face config and model, for every architecture retlab trains."""
+"""From the config's `model` section and the data's shape to Hugging Face configs and models, and back from
+exported checkpoints.
 
-import importlib
-from typing import get_args
+`contender_configs` is the one place where the contenders get their sizes: `retlab train`, `run`, `sweep`,
+`bench` and the benchmark scripts all call it, so one config builds the same models everywhere."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 
-from ..config.model import Arch, ModelConfig
 from ..errors import ConfigError
-
-ARCHS: tuple[str, ...] = get_args(Arch)
-
-# arch -> (module under retlab.models, config class, causal LM class). Imported on demand: the TorchScale
-# backends must not import torchscale unless asked for.
-CLASSES = {
-    "retnet": ("retnet", "RetNetConfig", "RetNetForCausalLM"),
-    "transformer": ("transformer", "TransformerConfig", "TransformerForCausalLM"),
-    "torchscale-retnet": ("torchscale", "TorchScaleRetNetConfig", "TorchScaleRetNetForCausalLM"),
-    "torchscale-transformer": (
-        "torchscale",
-        "TorchScaleTransformerConfig",
-        "TorchScaleTransformerForCausalLM",
-    ),
-}
-MODEL_TYPES = {f"retlab-{arch}": arch for arch in ARCHS}
-GLU_ARCHS = ("retnet", "transformer", "torchscale-retnet")  # TorchScale's Decoder has a plain two-matrix FFN
-# `model` fields beyond the shared ones that each arch takes; the rest do not apply to it and are ignored.
-SPECIFIC_FIELDS = {
-    "retnet": ("value_dim", "decay", "retention_mode", "chunk_size"),
-    "transformer": ("positional",),
-    "torchscale-retnet": ("value_dim", "retention_mode", "chunk_size"),  # TorchScale's decay is fixed
-    "torchscale-transformer": (),  # no rotary in TorchScale's Decoder: position-free, as in the original study
-}
+from .sizing import match_parameters
+from .specs import BY_MODEL_TYPE, spec_for, spec_of
 
 
-def build_config(
-    model_cfg: ModelConfig,
-    arch: str,
-    vocab_size: int,
-    max_position_embeddings: int,
-    pad_token_id: int | None = None,
-    bos_token_id: int | None = None,
-    eos_token_id: int | None = None,
-) -> PreTrainedConfig:
-    """The Hugging Face config of `arch` from the `model` section and the data's vocabulary and context."""
-    config_class, _ = load_classes(arch)
-    fields = dict(
-        vocab_size=vocab_size,
-        hidden_size=model_cfg.hidden_size,
-        num_hidden_layers=model_cfg.num_hidden_layers,
-        num_heads=model_cfg.num_heads,
-        intermediate_size=model_cfg.intermediate_size
-        or default_intermediate_size(arch, model_cfg.hidden_size),
-        max_position_embeddings=max_position_embeddings,
-        norm_eps=model_cfg.norm_eps,
-        dropout=model_cfg.dropout,
-        tie_word_embeddings=model_cfg.tie_word_embeddings,
-        pad_token_id=pad_token_id,
-        bos_token_id=bos_token_id,
-        eos_token_id=eos_token_id,
-    )
-    for name in SPECIFIC_FIELDS[arch]:
-        if getattr(model_cfg, name) is not None:
-            fields[name] = getattr(model_cfg, name)
+@dataclass(frozen=True)
+class DataShape:
+    """What a model config needs to know about the data: its vocabulary, context and special token ids."""
+
+    vocab_size: int
+    max_position_embeddings: int
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+
+    @classmethod
+    def of(cls, info) -> "DataShape":
+        """The shape of prepared data (a `DataInfo`): its vocabulary, block length and special ids."""
+        return cls(info.vocab_size, info.seq_len, info.pad_token_id, info.bos_token_id, info.eos_token_id)
+
+
+def contender_configs(model, compare: list[str], shape: DataShape, archs=None) -> dict[str, PreTrainedConfig]:
+    """{arch: Hugging Face config} for every architecture of `archs` (default: `compare`), all built from the
+    `model` section and the data `shape`. `compare[0]` is the reference: with `model.match_parameters`, every
+    other architecture gets the width (intermediate_size) that brings its parameter count within 1% of the
+    reference's, whether or not the reference itself is among `archs`."""
+    reference_arch = compare[0]
+    reference = build_config(model, reference_arch, shape)
+    configs = {}
+    for arch in archs or compare:
+        config = build_config(model, arch, shape)
+        if model.match_parameters and arch != reference_arch:
+            try:
+                config = match_parameters(reference, config)
+            except ValueError as err:
+                raise ConfigError(
+                    "model.match_parameters", str(err), "or set --model.match_parameters false"
+                ) from None
+        configs[arch] = config
+    return configs
+
+
+def build_config(model, arch: str, shape: DataShape) -> PreTrainedConfig:
+    """The Hugging Face config of `arch` from the `model` section and the data shape, unmatched."""
+    spec = spec_of(arch)
+    config_class, _ = spec.classes()
     try:
-        return config_class(**fields)
+        return config_class(**spec.config_fields(model, shape))
     except ValueError as err:  # the config's own validation, e.g. heads not dividing hidden_size
         raise ConfigError("model", str(err), "fix the model section") from err
-
-
-def default_intermediate_size(arch: str, hidden_size: int) -> int:
-    """About 8/3 x hidden for gated (GLU) feed-forwards, 4 x hidden for plain ones; a multiple of 16."""
-    if arch not in GLU_ARCHS:
-        return 4 * hidden_size
-    return max(16, round(8 * hidden_size / 3 / 16) * 16)
 
 
 def build_model(config: PreTrainedConfig, seed: int | None = None) -> PreTrainedModel:
@@ -87,16 +75,41 @@ def build_model(config: PreTrainedConfig, seed: int | None = None) -> PreTrained
 
 
 def causal_lm_class(config: PreTrainedConfig) -> type[PreTrainedModel]:
-    arch = MODEL_TYPES.get(config.model_type)
-    if arch is None:
-        raise ValueError(f"not a retlab model config: model_type {config.model_type!r}")
-    return load_classes(arch)[1]
+    return spec_for(config).classes()[1]
 
 
-def load_classes(arch: str) -> tuple[type[PreTrainedConfig], type[PreTrainedModel]]:
-    """(config class, causal LM class) of `arch`, importing its module on first use."""
-    if arch not in CLASSES:
-        raise ConfigError("model.arch", f"unknown architecture {arch!r}", f"use one of: {', '.join(ARCHS)}")
-    module_name, config_name, model_name = CLASSES[arch]
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    return getattr(module, config_name), getattr(module, model_name)
+def config_from_dict(config: PreTrainedConfig | dict) -> PreTrainedConfig:
+    """A retlab model config from itself or from its `to_dict()` (as stored in checkpoint hyperparameters)."""
+    if isinstance(config, PreTrainedConfig):
+        return config
+    return BY_MODEL_TYPE[config["model_type"]].classes()[0].from_dict(config)
+
+
+# ---------------------------------------------------------------------------------------------------- exports
+
+
+def has_weights(export: str | os.PathLike) -> bool:
+    """Whether `export` holds a Hugging Face checkpoint with weights (not only a config)."""
+    export = Path(export)
+    files = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+    return (export / "config.json").is_file() and any((export / f).is_file() for f in files)
+
+
+def load_config(path: str | os.PathLike) -> PreTrainedConfig:
+    """The config of an exported checkpoint: retlab's own config class for retlab model types."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(path)  # retlab's types are registered when retlab.models is imported
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> PreTrainedModel:
+    """The causal LM exported in `path`, in eval mode on `device`: retlab's own classes for retlab checkpoints
+    (never their copied code), transformers' Auto classes for anything else."""
+    from transformers import AutoModelForCausalLM
+
+    model_type = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if model_type in BY_MODEL_TYPE:
+        model = BY_MODEL_TYPE[model_type].classes()[1].from_pretrained(path)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path)
+    return model.to(device).eval()

@@ -1,7 +1,8 @@
-"""Fair sizing: count parameters in closed form and size a model's feed-forward to match another's count.
+"""Fair sizing: count parameters (in closed form where the spec gives one) and size a model's width to match
+another's count.
 
-Dispatch is on `config.model_type`, not the class, so configs loaded from exported checkpoints (whose classes
-come from trust_remote_code modules) are counted the same way."""
+Dispatch is on `config.model_type` (through the architecture's spec), not the class, so configs loaded from
+exported checkpoints (whose classes come from trust_remote_code modules) are counted the same way."""
 
 import copy
 import math
@@ -9,15 +10,17 @@ import math
 import torch
 from transformers import PreTrainedConfig
 
+from .specs import spec_for
+
 TOLERANCE = 0.01  # match_parameters: |target - reference| / reference
 
 
 def count_parameters(config: PreTrainedConfig) -> int:
     """Number of distinct parameters of the causal LM that `config` describes (tied embeddings counted once).
 
-    Closed form for the native RetNet and Transformer++; other models (TorchScale backends) are instantiated on
-    the `meta` device, which allocates nothing."""
-    per_layer = LAYER_COUNTERS.get(config.model_type)
+    Closed form where the architecture's spec has a per-layer count (the native models); other models (the
+    TorchScale backends) are instantiated on the `meta` device, which allocates nothing."""
+    per_layer = spec_for(config).layer_parameters
     if per_layer is None:
         return count_on_meta(config)
     V, d = config.vocab_size, config.hidden_size
@@ -25,52 +28,38 @@ def count_parameters(config: PreTrainedConfig) -> int:
     return embeddings + config.num_hidden_layers * per_layer(config) + d  # + final norm
 
 
-def retnet_layer(config) -> int:
-    """input_norm, q, k (d x d), v, g (d x dv), o (dv x d), group norm (no affine), post_norm, GLU (3 d ffn)."""
-    d, dv = config.hidden_size, config.value_dim or 2 * config.hidden_size
-    return d + 2 * d * d + 3 * d * dv + d + 3 * d * config.intermediate_size
-
-
-def transformer_layer(config) -> int:
-    """input_norm, q, k, v, o (d x d), post_norm, SwiGLU (3 d ffn)."""
-    d = config.hidden_size
-    return 2 * d + 4 * d * d + 3 * d * config.intermediate_size
-
-
-LAYER_COUNTERS = {"retlab-retnet": retnet_layer, "retlab-transformer": transformer_layer}
-
-
 def count_on_meta(config: PreTrainedConfig) -> int:
-    from .factory import causal_lm_class  # the factory imports this module
-
+    model_class = spec_for(config).classes()[1]
     with torch.device("meta"):
-        model = causal_lm_class(config)(config)
+        model = model_class(config)
     return sum(p.numel() for p in model.parameters())  # parameters() yields a shared tensor once
 
 
 def match_parameters(reference_config: PreTrainedConfig, target_config: PreTrainedConfig) -> PreTrainedConfig:
-    """A copy of `target_config` whose `intermediate_size` brings its count within 1% of the reference's.
+    """A copy of `target_config` whose width (its spec's `width_field`, intermediate_size for every retlab
+    architecture) brings its count within 1% of the reference's.
 
-    The count is affine in intermediate_size, so the size is solved for, then rounded to a multiple of 16 (or 8)
-    when that still lands within 1%. Raises ValueError when no positive size can match."""
+    The count is affine in the width, so the width is solved for, then rounded to a multiple of 16 (or 8) when
+    that still lands within 1%. Raises ValueError when no positive width can match."""
+    field = spec_for(target_config).width_field
     reference = count_parameters(reference_config)
-    # Two probe sizes give the affine law (probing 0 would build empty layers, which some backends reject).
-    at_16, at_32 = (count_parameters(with_ffn(target_config, s)) for s in (16, 32))
+    # Two probe widths give the affine law (probing 0 would build empty layers, which some backends reject).
+    at_16, at_32 = (count_parameters(with_width(target_config, field, s)) for s in (16, 32))
     slope = (at_32 - at_16) // 16
     base = at_16 - 16 * slope
     exact = (reference - base) / slope
     if exact < 1:
         raise ValueError(
             f"cannot match {reference:,} parameters ({reference_config.model_type}): "
-            f"{target_config.model_type} already has {base + slope:,} with intermediate_size=1; "
+            f"{target_config.model_type} already has {base + slope:,} with {field}=1; "
             "make it smaller (hidden_size, num_hidden_layers) or the reference larger"
         )
     for size in candidate_sizes(exact):
         if abs(base + slope * size - reference) <= TOLERANCE * reference:
-            return with_ffn(target_config, size)
+            return with_width(target_config, field, size)
     raise ValueError(
         f"cannot match {reference:,} parameters ({reference_config.model_type}) within {TOLERANCE:.0%}: "
-        f"each unit of {target_config.model_type} intermediate_size adds {slope:,} parameters; "
+        f"each unit of {target_config.model_type} {field} adds {slope:,} parameters; "
         "use a larger reference or a smaller target hidden_size / num_hidden_layers"
     )
 
@@ -85,7 +74,7 @@ def candidate_sizes(exact: float) -> list[int]:
     return sizes
 
 
-def with_ffn(config: PreTrainedConfig, intermediate_size: int) -> PreTrainedConfig:
+def with_width(config: PreTrainedConfig, field: str, width: int) -> PreTrainedConfig:
     new = copy.deepcopy(config)
-    new.intermediate_size = int(intermediate_size)
+    setattr(new, field, int(width))
     return new

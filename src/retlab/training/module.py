@@ -6,19 +6,12 @@ import lightning as L
 import torch
 from transformers import PreTrainedConfig
 
-from ..models.factory import MODEL_TYPES, build_model, load_classes
+from ..models.factory import build_model, config_from_dict
 from ..models.loss import IGNORE_INDEX, aligned_lm_loss
 from .optim import configure_optimizers
 
 # Sums kept per evaluation split: loss over tokens, tokens, MQAR correct answers, MQAR answers.
 _SUM_FIELDS = 4
-
-
-def model_config_from(config: PreTrainedConfig | dict) -> PreTrainedConfig:
-    """A retlab model config from itself or from its `to_dict()` (as stored in checkpoint hyperparameters)."""
-    if isinstance(config, PreTrainedConfig):
-        return config
-    return load_classes(MODEL_TYPES[config["model_type"]])[0].from_dict(config)
 
 
 class CausalLMModule(L.LightningModule):
@@ -33,7 +26,7 @@ class CausalLMModule(L.LightningModule):
         task: str = "lm",
     ):
         super().__init__()
-        config = model_config_from(model_config)
+        config = config_from_dict(model_config)
         # The model config as a dict travels in every checkpoint, so a checkpoint alone rebuilds the model.
         self.save_hyperparameters(
             {"model_config": config.to_dict(), "total_steps": total_steps, "seed": seed, "task": task}

@@ -1,7 +1,7 @@
 """RetNet as a Hugging Face causal LM: multi-scale retention (parallel, chunkwise, recurrent), RMSNorm pre-norm
 blocks, GLU feed-forward, no biases; the recurrent state is the generation cache.
 
-Reads top-down: norm, cache, retention, MLP, block, model, causal LM head. The retention forms themselves are in
+Reads top-down: cache, retention, block, model, causal LM head (norm, MLP and head are in `layers.py`). The retention forms themselves are in
 `retention.py`. This file is copied next to exported checkpoints (trust_remote_code), so it imports only torch,
 transformers and its siblings (relatively)."""
 
@@ -14,6 +14,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_retnet import RETENTION_MODES, RetNetConfig
+from .layers import CausalLMHead, GatedMLP, RMSNorm, pop_cache_alias
 from .retention import (
     Decay,
     chunkwise_retention,
@@ -26,24 +27,6 @@ from .retention import (
     rotation_cos_sin,
 )
 from .retention_fla import fla_chunkwise_retention, fla_usable
-
-IGNORE_INDEX = -100
-ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu}
-
-
-class RetNetRMSNorm(nn.Module):
-    """RMSNorm with a learned gain, normalised in float32 (TorchScale's formula)."""
-
-    def __init__(self, dim: int, eps: float):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
-
 
 # ---------------------------------------------------------------------------------------------------- cache
 
@@ -128,14 +111,6 @@ class RetNetCache(Cache):
         raise NotImplementedError("a recurrent state cannot be rolled back")
 
 
-def pop_cache_alias(cache, kwargs: dict):
-    """`past_key_values` is the deprecated name of `cache` in transformers 5.x; accept either, not both."""
-    legacy = kwargs.pop("past_key_values", None)
-    if legacy is not None and cache is not None:
-        raise ValueError("pass the cache as `cache` or `past_key_values`, not both")
-    return cache if legacy is None else legacy
-
-
 def as_retnet_cache(cache):
     """A RetNetCache or None. An empty foreign cache (e.g. a DynamicCache some tool made) means "start one"."""
     if cache is None or isinstance(cache, RetNetCache):
@@ -212,30 +187,15 @@ class RetNetRetention(nn.Module):
         return self.o_proj(F.silu(self.g_proj(x)) * out)
 
 
-class RetNetMLP(nn.Module):
-    """GLU feed-forward: down(act(gate(x)) * up(x))."""
-
-    def __init__(self, config: RetNetConfig):
-        super().__init__()
-        d, ffn = config.hidden_size, config.intermediate_size
-        self.act = ACTIVATIONS[config.hidden_act]
-        self.gate_proj = nn.Linear(d, ffn, bias=False)
-        self.up_proj = nn.Linear(d, ffn, bias=False)
-        self.down_proj = nn.Linear(ffn, d, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
-
-
 class RetNetBlock(GradientCheckpointingLayer):
     """Pre-norm residual block: x + retention(norm(x)), then x + mlp(norm(x))."""
 
     def __init__(self, config: RetNetConfig):
         super().__init__()
-        self.input_norm = RetNetRMSNorm(config.hidden_size, config.norm_eps)
+        self.input_norm = RMSNorm(config.hidden_size, config.norm_eps)
         self.retention = RetNetRetention(config)
-        self.post_norm = RetNetRMSNorm(config.hidden_size, config.norm_eps)
-        self.mlp = RetNetMLP(config)
+        self.post_norm = RMSNorm(config.hidden_size, config.norm_eps)
+        self.mlp = GatedMLP(config.hidden_size, config.intermediate_size, config.hidden_act)
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, ctx: RetentionContext, cache: RetentionLayerState | None = None):
@@ -261,15 +221,9 @@ class RetNetModel(RetNetPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(RetNetBlock(config) for _ in range(config.num_hidden_layers))
-        self.norm = RetNetRMSNorm(config.hidden_size, config.norm_eps)
+        self.norm = RMSNorm(config.hidden_size, config.norm_eps)
         self.drop = nn.Dropout(config.dropout)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
 
     def forward(
         self,
@@ -329,10 +283,8 @@ def key_mask_of(attention_mask: torch.Tensor | None, length: int) -> torch.Tenso
     return mask[:, None, :, None]
 
 
-class RetNetForCausalLM(RetNetPreTrainedModel, GenerationMixin):
+class RetNetForCausalLM(CausalLMHead, RetNetPreTrainedModel, GenerationMixin):
     """RetNet language model. `labels` follow Hugging Face: equal to the inputs, shifted inside."""
-
-    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
     def __init__(self, config: RetNetConfig):
         super().__init__(config)
@@ -343,18 +295,6 @@ class RetNetForCausalLM(RetNetPreTrainedModel, GenerationMixin):
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
         return False  # generate must not make a KV cache; the first forward returns a RetNetCache
-
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
 
     def set_retention_mode(self, mode: str) -> None:
         """Switch the form of full-sequence forwards (`parallel`, `chunkwise`, `recurrent`); weights are shared."""
@@ -374,28 +314,11 @@ class RetNetForCausalLM(RetNetPreTrainedModel, GenerationMixin):
         return_dict: bool | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
-        cache = pop_cache_alias(cache, kwargs)
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            cache=cache,
+            cache=pop_cache_alias(cache, kwargs),
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
         )
-        hidden = out.last_hidden_state
-        if logits_to_keep:
-            hidden = hidden[:, -logits_to_keep:]
-        logits = self.lm_head(hidden)  # (B, T, V)
-        loss = None if labels is None else shifted_cross_entropy(logits, labels)
-        result = CausalLMOutputWithPast(loss=loss, logits=logits, cache=out.cache)
-        return result if return_dict is not False else result.to_tuple()
-
-
-def shifted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Position t predicts labels[t + 1]; labels == -100 are ignored; float32 whatever the model dtype."""
-    logits = logits[:, :-1].float()
-    return F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)),
-        labels[:, 1:].reshape(-1).to(logits.device),
-        ignore_index=IGNORE_INDEX,
-    )
+        return self.lm_output(out, labels, logits_to_keep, return_dict)

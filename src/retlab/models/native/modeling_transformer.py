@@ -1,8 +1,8 @@
 """Transformer++ as a Hugging Face causal LM: RoPE, RMSNorm pre-norm, SwiGLU, no biases, SDPA, KV cache.
 
-Reads top-down: norm, rotary, attention, MLP, block, model, causal LM head.
+Reads top-down: rotary, masks, attention, block, model, causal LM head (norm, MLP and head are in `layers.py`).
 This file is copied next to exported checkpoints (trust_remote_code), so it imports only torch, transformers
-and its sibling configuration file (relatively)."""
+and its sibling files (relatively)."""
 
 import torch
 import torch.nn.functional as F
@@ -13,23 +13,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_transformer import TransformerConfig
-
-IGNORE_INDEX = -100
-
-
-class TransformerRMSNorm(nn.Module):
-    """RMSNorm with a learned gain, computed in float32."""
-
-    def __init__(self, dim: int, eps: float):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
-
+from .layers import CausalLMHead, GatedMLP, RMSNorm, pop_cache_alias
 
 # ---------------------------------------------------------------------------------------------------- rotary
 
@@ -148,29 +132,15 @@ class TransformerAttention(nn.Module):
         return self.q_proj, self.k_proj, self.v_proj
 
 
-class TransformerMLP(nn.Module):
-    """SwiGLU feed-forward: down(silu(gate(x)) * up(x))."""
-
-    def __init__(self, config: TransformerConfig):
-        super().__init__()
-        d, ffn = config.hidden_size, config.intermediate_size
-        self.gate_proj = nn.Linear(d, ffn, bias=False)
-        self.up_proj = nn.Linear(d, ffn, bias=False)
-        self.down_proj = nn.Linear(ffn, d, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
-
-
 class TransformerBlock(GradientCheckpointingLayer):
     """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
     def __init__(self, config: TransformerConfig, layer_idx: int):
         super().__init__()
-        self.input_norm = TransformerRMSNorm(config.hidden_size, config.norm_eps)
+        self.input_norm = RMSNorm(config.hidden_size, config.norm_eps)
         self.attn = TransformerAttention(config, layer_idx)
-        self.post_norm = TransformerRMSNorm(config.hidden_size, config.norm_eps)
-        self.mlp = TransformerMLP(config)
+        self.post_norm = RMSNorm(config.hidden_size, config.norm_eps)
+        self.mlp = GatedMLP(config.hidden_size, config.intermediate_size)
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x, rotary=None, mask=None, cache: Cache | None = None, use_cache: bool = False):
@@ -189,14 +159,6 @@ class TransformerPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
 
 
-def pop_cache_alias(cache, kwargs: dict):
-    """`past_key_values` is the deprecated name of `cache` in transformers 5.x; accept either, not both."""
-    legacy = kwargs.pop("past_key_values", None)
-    if legacy is not None and cache is not None:
-        raise ValueError("pass the cache as `cache` or `past_key_values`, not both")
-    return cache if legacy is None else legacy
-
-
 class TransformerModel(TransformerPreTrainedModel):
     """Embedding, blocks and final norm; returns hidden states and the KV cache."""
 
@@ -204,15 +166,9 @@ class TransformerModel(TransformerPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(TransformerBlock(config, i) for i in range(config.num_hidden_layers))
-        self.norm = TransformerRMSNorm(config.hidden_size, config.norm_eps)
+        self.norm = RMSNorm(config.hidden_size, config.norm_eps)
         self.drop = nn.Dropout(config.dropout)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
 
     def forward(
         self,
@@ -251,28 +207,14 @@ class TransformerModel(TransformerPreTrainedModel):
         return BaseModelOutputWithPast(last_hidden_state=self.norm(x), cache=cache)
 
 
-class TransformerForCausalLM(TransformerPreTrainedModel, GenerationMixin):
+class TransformerForCausalLM(CausalLMHead, TransformerPreTrainedModel, GenerationMixin):
     """Transformer++ language model. `labels` follow Hugging Face: equal to the inputs, shifted inside."""
-
-    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
     def __init__(self, config: TransformerConfig):
         super().__init__(config)
         self.model = TransformerModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
 
     def forward(
         self,
@@ -287,29 +229,12 @@ class TransformerForCausalLM(TransformerPreTrainedModel, GenerationMixin):
         return_dict: bool | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
-        cache = pop_cache_alias(cache, kwargs)
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            cache=cache,
+            cache=pop_cache_alias(cache, kwargs),
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
         )
-        hidden = out.last_hidden_state
-        if logits_to_keep:
-            hidden = hidden[:, -logits_to_keep:]
-        logits = self.lm_head(hidden)  # (B, T, V)
-        loss = None if labels is None else shifted_cross_entropy(logits, labels)
-        result = CausalLMOutputWithPast(loss=loss, logits=logits, cache=out.cache)
-        return result if return_dict is not False else result.to_tuple()
-
-
-def shifted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Position t predicts labels[t + 1]; labels == -100 are ignored; float32 whatever the model dtype."""
-    logits = logits[:, :-1].float()
-    return F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)),
-        labels[:, 1:].reshape(-1).to(logits.device),
-        ignore_index=IGNORE_INDEX,
-    )
+        return self.lm_output(out, labels, logits_to_keep, return_dict)

@@ -56,7 +56,7 @@ def convert_torchscale_retnet(
     `torchscale_args`: the TorchScale `RetNetConfig` it was built with (default: the module's own).
     `embed_weight` / `output_weight` supply the embedding and output projection of a decoder built without them.
     `config_overrides` go to the native `RetNetConfig` (e.g. `retention_mode="chunkwise"`)."""
-    from ..retnet import RetNetForCausalLM
+    from ..native import RetNetForCausalLM
 
     state, args = state_and_args(source, torchscale_args)
     if embed_weight is not None:
@@ -85,7 +85,7 @@ def state_and_args(source, torchscale_args) -> tuple[dict[str, torch.Tensor], ob
 
 def native_config_from_torchscale(args, **overrides):
     """The native `RetNetConfig` equal to TorchScale's `RetNetConfig` `args` (decay and rotation are TorchScale's)."""
-    from ..retnet import RetNetConfig
+    from ..native import RetNetConfig
 
     check_supported(args)
     d = args.decoder_embed_dim

@@ -8,14 +8,12 @@ torchscale (lazily) and its sibling configuration file (relatively)."""
 from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_torchscale import TorchScaleRetNetConfig, TorchScaleTransformerConfig
 
-IGNORE_INDEX = -100
 INSTALL_HINT = 'the TorchScale backends need torchscale: pip install -e ".[torchscale]"'
 
 
@@ -134,7 +132,9 @@ class TorchScalePreTrainedModel(PreTrainedModel):
                 f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings ({self.position_limit})"
             )
         logits, _ = self.decoder(input_ids)  # (B, T, V)
-        loss = None if labels is None else shifted_cross_entropy(logits, labels)
+        loss = None
+        if labels is not None:  # transformers' causal-LM loss: shifted, float32, labels == -100 ignored
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size)
         result = CausalLMOutputWithPast(loss=loss, logits=logits)
         return result if return_dict is not False else result.to_tuple()
 
@@ -189,13 +189,3 @@ def check_right_padding(attention_mask: torch.Tensor | None) -> None:
         raise ValueError(
             "TorchScale backends support only right padding (attention_mask 1...1 0...0 per row)"
         )
-
-
-def shifted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Position t predicts labels[t + 1]; labels == -100 are ignored; float32 whatever the model dtype."""
-    logits = logits[:, :-1].float()
-    return F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)),
-        labels[:, 1:].reshape(-1).to(logits.device),
-        ignore_index=IGNORE_INDEX,
-    )
