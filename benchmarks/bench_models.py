@@ -130,7 +130,7 @@ def step_context(name: str):
     if name != "retnet-no-retention":
         yield
         return
-    from retlab.models.retnet.modeling_retnet import RetentionContext
+    from retlab.models.native.modeling_retnet import RetentionContext
 
     def passthrough(self, q, k, v, state=None, output_final_state=False):
         return v + (q.sum() + k.sum()) * 0, None  # q and k stay in the graph: their backward still runs

@@ -204,14 +204,12 @@ def resolve_target(name: str):
 
 def save_resolved(name: str, cfg) -> Path | None:
     """Record the config a command ran with in the run folder (eval and bench keep theirs beside their results)."""
-    from .config.loader import save_config
-    from .layout import RunLayout
+    from .config.loader import save_run_config
 
     where = COMMANDS[name].saves
     if where is None:
         return None
-    root = RunLayout.of(cfg).root
-    return save_config(cfg, root / "config.yaml" if where == "run" else root / where / "config.yaml")
+    return save_run_config(cfg, None if where == "run" else where)
 
 
 def run_command(name: str, args: list[str]) -> int:

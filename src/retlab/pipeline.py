@@ -8,21 +8,23 @@ import importlib.util
 import math
 import time
 
-from .config.loader import save_config
+from .config.loader import save_run_config
 from .layout import RunLayout
+from .models.factory import DataShape, contender_configs
 from .models.sizing import count_parameters
+from .utils.device import is_main_process
 
 
 def run(cfg, force: bool = False) -> dict:
     """Run every stage for `cfg`; returns {arch: metrics} of the trained architectures."""
     from .data import prepare
-    from .training.train import arch_model_config, is_main_process, train
+    from .training.train import train
 
     started = time.perf_counter()
     layout = RunLayout.of(cfg)
-    save_config(cfg, layout.config)
+    save_run_config(cfg)
     info = prepare(cfg, force=force)
-    print_parameter_match(cfg, [arch_model_config(cfg, arch, info) for arch in cfg.compare])
+    print_parameter_match(cfg, contender_configs(cfg.model, cfg.compare, DataShape.of(info)))
 
     # An interrupted run continues from its last checkpoint unless the config names another one.
     resumable = dataclasses.replace(
@@ -57,11 +59,12 @@ def optional_stage(label: str, module: str, function: str, *args, **kwargs):
     return getattr(importlib.import_module(module), function)(*args, **kwargs)
 
 
-def print_parameter_match(cfg, configs: list) -> None:
-    """Both (all) parameter counts and each one's gap to the first architecture's."""
-    counts = [count_parameters(c) for c in configs]
-    reference = counts[0]
-    for arch, config, n in zip(cfg.compare, configs, counts, strict=True):
+def print_parameter_match(cfg, configs: dict) -> None:
+    """Every architecture's parameter count ({arch: model config}) and its gap to the first one's."""
+    counts = {arch: count_parameters(c) for arch, c in configs.items()}
+    reference = counts[cfg.compare[0]]
+    for arch, config in configs.items():
+        n = counts[arch]
         gap = (n - reference) / reference
         ffn = f", intermediate_size {config.intermediate_size}"
         print(

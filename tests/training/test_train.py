@@ -180,9 +180,10 @@ def test_tests_the_best_checkpoint_stops_early_and_exports_load_as_hf_models(sha
 def test_padding_does_not_change_the_loss(shared_data, tmp_path):
     cfg = text_config(shared_data, tmp_path, "pad")
     info = prepare(cfg)
-    from retlab.training.train import arch_model_config
+    from retlab.models.factory import DataShape, contender_configs
 
-    module = CausalLMModule(arch_model_config(cfg, "transformer", info), cfg.train).eval()
+    configs = contender_configs(cfg.model, cfg.compare, DataShape.of(info))
+    module = CausalLMModule(configs["transformer"], cfg.train).eval()
     torch.manual_seed(0)
     a, b = torch.randint(3, 300, (1, 11)), torch.randint(3, 300, (1, 17))
     pad = torch.full((1, 6), info.pad_token_id)

@@ -1,12 +1,15 @@
 """retlab's configuration: typed dataclasses, one per section. One definition gives the YAML schema,
-the `--help` text (the field docstrings) and the defaults."""
+the `--help` text (the field docstrings), the defaults and the checks: each section's `problems()` returns
+every (field, problem, fix) of its own, and `loader.validate` reports them all at once."""
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .bench import BenchConfig
+from .checks import Problem, arch_problems, require
 from .data import DataConfig, MQARConfig, TokenizerConfig
 from .evaluation import EvalConfig, GenerateConfig
-from .model import Arch, ModelConfig
+from .model import ModelConfig
 from .sweep import SweepConfig
 from .train import TrainConfig
 
@@ -40,9 +43,23 @@ class RetlabConfig:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     """Grid search."""
 
+    def problems(self) -> list[Problem]:
+        """This run's own fields, then every section's `problems()`."""
+        bad = require(
+            bool(self.name) and "/" not in self.name,
+            "name",
+            f"invalid run name {self.name!r}",
+            "use a non-empty name without '/'",
+        )
+        bad += arch_problems(self.compare, "compare")
+        for f in dataclasses.fields(self):
+            section = getattr(self, f.name)
+            if dataclasses.is_dataclass(section):
+                bad += section.problems()
+        return bad
+
 
 __all__ = [
-    "Arch",
     "BenchConfig",
     "DataConfig",
     "EvalConfig",

@@ -3,6 +3,11 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .checks import Problem, non_negative, positive, require
+
+MQAR_RESERVED_IDS = 4
+"""MQAR ids below this are special (pad=0, bos=1, eos=2, 3 unused) and never appear in examples."""
+
 
 @dataclass
 class MQARConfig:
@@ -21,6 +26,39 @@ class MQARConfig:
     """Validation sequences to generate."""
     test_examples: int = 200
     """Test sequences to generate."""
+
+    def problems(self, seq_len: int) -> list[Problem]:
+        """The task's own ranges, and whether `seq_len` (data.seq_len) holds its pairs and queries."""
+        if not self.num_kv_pairs or min(self.num_kv_pairs) < 1:
+            return [("data.mqar.num_kv_pairs", f"needs values >= 1, got {self.num_kv_pairs}", "e.g. [4, 8]")]
+        bad = []
+        for n in ("train_examples", "val_examples", "test_examples"):
+            bad += require(
+                getattr(self, n) >= 1,
+                f"data.mqar.{n}",
+                f"must be >= 1, got {getattr(self, n)}",
+                "use a positive count",
+            )
+        bad += require(
+            self.num_queries is None or self.num_queries >= 1,
+            "data.mqar.num_queries",
+            f"must be >= 1, got {self.num_queries}",
+            "or null for one per pair",
+        )
+        kv = max(self.num_kv_pairs)
+        bad += require(
+            (self.vocab_size - MQAR_RESERVED_IDS) // 2 >= kv,
+            "data.mqar.vocab_size",
+            f"{self.vocab_size} is too small for {kv} distinct keys",
+            f"use >= {MQAR_RESERVED_IDS + 2 * kv}",
+        )
+        queries = self.num_queries or kv
+        return bad + require(
+            queries <= max((seq_len + 1 - 2 * kv) // 2, 0),
+            "data.seq_len",
+            f"{seq_len} is too short for {kv} key-value pairs and {queries} queries",
+            f"use >= {2 * kv + 2 * queries}",
+        )
 
 
 @dataclass
@@ -56,6 +94,42 @@ class DataConfig:
     mqar: MQARConfig = field(default_factory=MQARConfig)
     """Settings of the built-in MQAR task (source: mqar)."""
 
+    def problems(self) -> list[Problem]:
+        bad = require(
+            len(self.splits) == 3,
+            "data.splits",
+            f"needs 3 fractions [train, val, test], got {len(self.splits)}",
+            "e.g. [0.98, 0.01, 0.01]",
+        )
+        if len(self.splits) == 3:
+            bad += require(
+                min(self.splits) >= 0 and self.splits[0] > 0,
+                "data.splits",
+                "fractions must be >= 0 (train > 0)",
+                "e.g. [0.98, 0.01, 0.01]",
+            )
+            bad += require(
+                abs(sum(self.splits) - 1) < 1e-6,
+                "data.splits",
+                f"fractions sum to {sum(self.splits):g}, not 1",
+                "make them sum to 1",
+            )
+        bad += require(self.seq_len >= 2, "data.seq_len", f"must be >= 2, got {self.seq_len}", "use e.g. 256")
+        bad += positive(self, "data", "num_proc") + non_negative(self, "data", "num_workers")
+        bad += require(
+            self.source != "hub" or bool(self.name),
+            "data.name",
+            "is required for source: hub",
+            "set e.g. --data.name wikitext",
+        )
+        bad += require(
+            self.source != "local" or bool(self.path),
+            "data.path",
+            "is required for source: local",
+            "set e.g. --data.path 'corpus/*.txt'",
+        )
+        return bad + (self.mqar.problems(self.seq_len) if self.source == "mqar" else [])
+
 
 @dataclass
 class TokenizerConfig:
@@ -67,3 +141,12 @@ class TokenizerConfig:
     """An existing Hugging Face tokenizer (directory or Hub name) to use instead of training one."""
     min_frequency: int = 2
     """Minimum pair frequency for a BPE merge."""
+
+    def problems(self) -> list[Problem]:
+        bad = require(
+            self.path is not None or self.vocab_size >= 260,
+            "tokenizer.vocab_size",
+            f"must be >= 260 (256 bytes + 4 specials), got {self.vocab_size}",
+            "use e.g. 8192",
+        )
+        return bad + positive(self, "tokenizer", "min_frequency")

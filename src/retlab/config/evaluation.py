@@ -1,15 +1,8 @@
 """The `eval` and `generate` sections."""
 
-import re
 from dataclasses import dataclass, field
 
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-
-
-def _device_problems(device: str, key: str) -> list[tuple[str, str, str]]:
-    if _DEVICE.fullmatch(device):
-        return []
-    return [(key, f"unknown device {device!r}", "use auto, cpu, cuda or cuda:N")]
+from .checks import Problem, device_problems, non_negative, positive, require
 
 
 @dataclass
@@ -37,11 +30,10 @@ class EvalConfig:
     device: str = "auto"
     """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
 
-    def problems(self) -> list[tuple[str, str, str]]:
-        bad = _device_problems(self.device, "eval.device")
-        if self.max_length is not None and self.max_length < 1:
-            bad.append(("eval.max_length", f"must be > 0, got {self.max_length}", "use a positive value"))
-        return bad
+    def problems(self) -> list[Problem]:
+        bad = device_problems(self.device, "eval.device") + non_negative(self, "eval", "num_fewshot")
+        bad += positive(self, "eval", "batch_size")
+        return bad + positive(self, "eval", "limit", "stride", "max_length", optional=True)
 
 
 @dataclass
@@ -65,5 +57,13 @@ class GenerateConfig:
     device: str = "auto"
     """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
 
-    def problems(self) -> list[tuple[str, str, str]]:
-        return _device_problems(self.device, "generate.device")
+    def problems(self) -> list[Problem]:
+        bad = device_problems(self.device, "generate.device")
+        bad += positive(self, "generate", "max_new_tokens", "temperature")
+        bad += positive(self, "generate", "top_k", optional=True)
+        return bad + require(
+            self.top_p is None or 0 < self.top_p <= 1,
+            "generate.top_p",
+            f"must be in (0, 1], got {self.top_p}",
+            "use e.g. 0.9",
+        )

@@ -1,17 +1,18 @@
-"""The `model` section: architecture and size. Both architectures share the field names."""
+"""The `model` section: architecture and size. Every architecture shares the field names."""
 
 from dataclasses import dataclass
 from typing import Literal
 
-Arch = Literal["retnet", "transformer", "torchscale-retnet", "torchscale-transformer"]
+from .checks import Problem, arch_problems, positive, require
 
 
 @dataclass
 class ModelConfig:
     """Architecture hyperparameters; fields that do not apply to an architecture are ignored by it."""
 
-    arch: Arch = "retnet"
-    """Architecture trained by `retlab train` (`retlab run` trains every entry of `compare`)."""
+    arch: str = "retnet"
+    """Architecture trained by `retlab train` (`retlab run` trains every entry of `compare`): a name of
+    `retlab.models.specs.SPECS`, e.g. retnet or transformer."""
     hidden_size: int = 256
     """Model (embedding) dimension."""
     num_hidden_layers: int = 4
@@ -38,3 +39,26 @@ class ModelConfig:
     """Share the input embedding and output projection."""
     match_parameters: bool = True
     """When comparing architectures, size each one's intermediate_size to match the first one's parameter count."""
+
+    def problems(self) -> list[Problem]:
+        bad = arch_problems([self.arch], "model.arch")
+        bad += positive(
+            self, "model", "hidden_size", "num_hidden_layers", "num_heads", "chunk_size", "norm_eps"
+        )
+        bad += positive(self, "model", "intermediate_size", "value_dim", optional=True)
+        if self.hidden_size > 0 and self.num_heads > 0:
+            bad += require(
+                self.hidden_size % self.num_heads == 0,
+                "model.hidden_size",
+                f"{self.hidden_size} is not divisible by model.num_heads={self.num_heads}",
+                "pick sizes with hidden_size % num_heads == 0",
+            )
+            bad += require(
+                not self.value_dim or self.value_dim % self.num_heads == 0,
+                "model.value_dim",
+                f"{self.value_dim} is not divisible by model.num_heads={self.num_heads}",
+                "pick a multiple of num_heads",
+            )
+        return bad + require(
+            0 <= self.dropout < 1, "model.dropout", f"must be in [0, 1), got {self.dropout}", "use e.g. 0.1"
+        )

@@ -3,6 +3,17 @@
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .checks import Problem, arch_problems, non_negative, positive, require
+
+# Fields a grid may not set: they name the run, or are set per trial by the sweep itself
+# (architecture from sweep.compare, seed from sweep.seeds).
+RESERVED = {"name": "set it outside the grid", "output_dir": "set it outside the grid"}
+RESERVED |= {
+    "compare": "list architectures in sweep.compare",
+    "model.arch": "list architectures in sweep.compare",
+}
+RESERVED |= {"seed": "list seeds in sweep.seeds"}
+
 
 @dataclass
 class SweepConfig:
@@ -31,3 +42,42 @@ class SweepConfig:
     """CPUs of the local Ray that retlab starts (default: all of this machine's)."""
     evaluate: bool = False
     """Also run `retlab eval` (the `eval` section's tasks) in every trial after training."""
+
+    def problems(self) -> list[Problem]:
+        bad = self.grid_problems() + arch_problems(self.compare, "sweep.compare")
+        bad += require(
+            len(set(self.compare)) == len(self.compare),
+            "sweep.compare",
+            f"repeats an architecture: {self.compare}",
+            "list each once",
+        )
+        bad += require(
+            bool(self.seeds) and len(set(self.seeds)) == len(self.seeds),
+            "sweep.seeds",
+            f"needs distinct seeds, got {self.seeds}",
+            "e.g. [0, 1, 2]",
+        )
+        bad += positive(self, "sweep", "max_concurrent", "cpus_per_trial")
+        return bad + non_negative(self, "sweep", "gpus_per_trial")
+
+    def grid_problems(self) -> list[Problem]:
+        """Every grid key is a config field the grid may set, with a non-empty list of values (the values' types
+        are checked when the sweep builds each point through the loader)."""
+        from .schema import leaf_fields, suggest
+
+        if not isinstance(self.grid, dict):
+            return [("sweep.grid", f"must be a mapping of dotted fields to lists, got {self.grid!r}", "")]
+        bad, fields = [], leaf_fields()
+        for key, values in self.grid.items():
+            where = f"sweep.grid.{key}"
+            if key in RESERVED or key.startswith("sweep."):
+                bad.append((where, "cannot be swept", RESERVED.get(key, "set it outside the grid")))
+            elif key not in fields:
+                bad.append((where, "is not a config field", suggest(key)))
+            bad += require(
+                isinstance(values, list) and len(values) > 0,
+                where,
+                f"needs a non-empty list of values, got {values!r}",
+                f"e.g. {key}: [a, b]",
+            )
+        return bad

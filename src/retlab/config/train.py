@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .checks import Problem, non_negative, positive, require
+
 
 @dataclass
 class TrainConfig:
@@ -65,10 +67,41 @@ class TrainConfig:
     resume: str | None = None
     """`auto` (latest checkpoint of this run) or a checkpoint path to continue from."""
 
-    def problems(self) -> list[tuple[str, str, str]]:
-        """Checks of this section beyond the loader's generic ones."""
-        if self.num_threads is not None and self.num_threads < 1:
-            return [
-                ("train.num_threads", f"must be >= 1, got {self.num_threads}", "or null for torch's default")
-            ]
-        return []
+    def problems(self) -> list[Problem]:
+        names = ("lr", "batch_size", "accumulate_grad_batches", "val_check_interval", "log_every_n_steps")
+        bad = positive(self, "train", *names, "num_nodes", "limit_val_batches")
+        optional = ("max_tokens", "max_epochs", "every_n_train_steps", "every_n_minutes")
+        bad += positive(self, "train", *optional, optional=True)
+        bad += non_negative(
+            self, "train", "weight_decay", "warmup_steps", "gradient_clip_val", "early_stopping_patience"
+        )
+        bad += require(
+            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+            "train.betas",
+            f"needs two values in [0, 1), got {self.betas}",
+            "e.g. [0.9, 0.95]",
+        )
+        bad += require(
+            0 <= self.min_lr_ratio <= 1,
+            "train.min_lr_ratio",
+            f"must be in [0, 1], got {self.min_lr_ratio}",
+            "use e.g. 0.1",
+        )
+        bad += require(
+            self.max_steps == -1 or self.max_steps > 0,
+            "train.max_steps",
+            f"must be -1 (no limit) or > 0, got {self.max_steps}",
+            "use -1 or a step count",
+        )
+        bad += require(
+            self.save_top_k >= -1,
+            "train.save_top_k",
+            f"must be >= -1, got {self.save_top_k}",
+            "-1 keeps all, 0 none",
+        )
+        return bad + require(
+            self.num_threads is None or self.num_threads >= 1,
+            "train.num_threads",
+            f"must be >= 1, got {self.num_threads}",
+            "or null for torch's default",
+        )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config.data import MQAR_RESERVED_IDS
 from ..layout import RunLayout
 from ..models.loss import IGNORE_INDEX
 from ..utils.files import atomic_dir, atomic_write_json
@@ -22,7 +23,7 @@ from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .info import SPLITS, DataInfo, token_dtype
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
-NUM_SPECIAL = 4
+NUM_SPECIAL = MQAR_RESERVED_IDS  # the config checks the task's geometry with it
 
 
 def key_value_ranges(vocab_size: int) -> tuple[range, range]:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..config import RetlabConfig
-from ..config.loader import save_config, validate
+from ..config.loader import load_config, save_run_config, validate
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.stage import fingerprint
@@ -37,20 +37,18 @@ def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = Non
     trials whose config changed since they ran; `force` retrains every trial. `trial_fn` replaces real training (for tests of the mechanics); by
     default each trial is `retlab.training.train.train` on shared, prepared data, with the architectures after
     the first parameter-matched to it at every point."""
+    validate(cfg)
     grid = validate_grid(cfg.sweep.grid)
-    _check_sweep(cfg)
     cfg = with_absolute_paths(cfg)
     layout = RunLayout.of(cfg)
     specs = make_trials(cfg, expand_grid(grid), layout.root / "trials")
-    for spec in specs:  # bad combinations (e.g. heads not dividing hidden_size) fail now, not mid-sweep
-        _validate_trial(spec)
     if trial_fn is None:
         infos = share_data(specs, layout.root / "shared")
         match_parameters_at_points(specs, cfg.sweep.compare, infos)
         trial_fn = train_trial
     for spec in specs:
         spec.force = force or status(spec) == "stale"
-    save_config(cfg, layout.config)
+    save_run_config(cfg)
     _run(cfg, specs, trial_fn, list(grid), layout)
     return layout.sweep
 
@@ -98,25 +96,6 @@ def _run(
     print(
         f"sweep {cfg.name}: results in {layout.sweep / 'results.csv'}, summary in {layout.sweep / 'summary.md'}"
     )
-
-
-def _check_sweep(cfg: RetlabConfig) -> None:
-    s = cfg.sweep
-    if not s.compare:
-        raise ConfigError("sweep.compare", "is empty", "list architectures, e.g. [retnet, transformer]")
-    if len(set(s.compare)) != len(s.compare):
-        raise ConfigError("sweep.compare", f"repeats an architecture: {s.compare}", "list each once")
-    if not s.seeds or len(set(s.seeds)) != len(s.seeds):
-        raise ConfigError("sweep.seeds", f"needs distinct seeds, got {s.seeds}", "e.g. [0, 1, 2]")
-
-
-def _validate_trial(spec: TrialSpec) -> None:
-    try:
-        validate(spec.cfg)
-    except ConfigError as e:
-        raise ConfigError(
-            f"sweep.grid (point {spec.point_id})", str(e), "drop or change that combination"
-        ) from None
 
 
 def with_absolute_paths(cfg: RetlabConfig) -> RetlabConfig:
@@ -169,42 +148,25 @@ def share_data(specs: list[TrialSpec], root: Path) -> dict[str, object]:
 
 
 def match_parameters_at_points(specs: list[TrialSpec], compare: list[str], infos: dict[str, object]) -> None:
-    """At every (point, seed), fix the first architecture's intermediate_size and, when `model.match_parameters`,
-    size every other architecture's intermediate_size to match its parameter count (as `retlab run` does)."""
-    from ..models.factory import build_config
-    from ..models.sizing import match_parameters
-
-    def hf_config(spec: TrialSpec):
-        info = infos[spec.trial_id]
-        return build_config(
-            spec.cfg.model,
-            spec.arch,
-            info.vocab_size,
-            info.seq_len,
-            info.pad_token_id,
-            info.bos_token_id,
-            info.eos_token_id,
-        )
+    """Pin every trial's intermediate_size to what `contender_configs` gives its architecture at its (point,
+    seed): the first architecture's own, the others' matched to it when `model.match_parameters` (as `retlab run`
+    does). A trial then trains alone (`compare: [arch]`) with exactly that size, recorded in its config.yaml."""
+    from ..models.factory import DataShape, contender_configs
 
     groups: dict[tuple[str, int], list[TrialSpec]] = {}
     for spec in specs:
         groups.setdefault((spec.point_id, spec.seed), []).append(spec)
     for (pid, _), group in groups.items():
-        ref = next(s for s in group if s.arch == compare[0])
-        ref_config = hf_config(ref)
-        ref.cfg.model.intermediate_size = ref_config.intermediate_size
+        shape = DataShape.of(infos[group[0].trial_id])
+        try:
+            configs = contender_configs(group[0].cfg.model, compare, shape, [s.arch for s in group])
+        except ConfigError as e:
+            raise ConfigError(
+                f"sweep.grid (point {pid})",
+                e.problem,
+                "change the point or set model.match_parameters: false",
+            ) from None
         for spec in group:
-            if spec is ref:
-                continue
-            if not spec.cfg.model.match_parameters:
-                spec.cfg.model.intermediate_size = hf_config(spec).intermediate_size
-                continue
-            try:
-                matched = match_parameters(ref_config, hf_config(spec))
-            except ValueError as e:
-                raise ConfigError(
-                    f"sweep.grid (point {pid})",
-                    f"cannot match {spec.arch} to {ref.arch}: {e}",
-                    "change the point or set model.match_parameters: false",
-                ) from None
-            spec.cfg.model.intermediate_size = matched.intermediate_size
+            spec.cfg = load_config(
+                base=spec.cfg, overrides={"model.intermediate_size": configs[spec.arch].intermediate_size}
+            )

@@ -11,7 +11,6 @@ config fingerprint shows it ran with a different config (then it is `stale` and 
 metrics (failed or interrupted) runs again."""
 
 import contextlib
-import copy
 import dataclasses
 import os
 import time
@@ -22,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RetlabConfig, SweepConfig
+from ..config.loader import load_config
+from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json, atomic_write_text, read_json
 from ..utils.stage import fingerprint
-from .grid import point_id, set_dotted
+from .grid import point_id
 
 
 @dataclass
@@ -69,7 +70,8 @@ TrialFn = Callable[[TrialSpec], dict]
 
 
 def make_trials(cfg: RetlabConfig, points: list[dict[str, Any]], trials_root: Path) -> list[TrialSpec]:
-    """Every (point, arch, seed) of the sweep, points outermost so a point's architectures finish together."""
+    """Every (point, arch, seed) of the sweep, points outermost so a point's architectures finish together.
+    A point whose combination is invalid (e.g. heads not dividing hidden_size) fails now, not mid-sweep."""
     specs = []
     for point in points:
         pid = point_id(point)
@@ -91,17 +93,19 @@ def make_trials(cfg: RetlabConfig, points: list[dict[str, Any]], trials_root: Pa
 
 
 def trial_config(cfg: RetlabConfig, point: dict, arch: str, seed: int, root: Path, tid: str) -> RetlabConfig:
-    """The base config with the point's values, one architecture and one seed, writing to its own folder."""
-    t = copy.deepcopy(cfg)
-    for key, value in point.items():
-        set_dotted(t, key, copy.deepcopy(value))
-    t.model.arch = arch
-    t.compare = [arch]
-    t.seed = seed
-    t.output_dir, t.name = str(root), tid
-    t.sweep = SweepConfig()  # a trial is a plain run; its config.yaml should not carry the whole grid
-    t.train.resume = t.train.resume or "auto"  # an interrupted trial continues from its last checkpoint
-    return t
+    """The base config with the point's values, one architecture and one seed, writing to its own folder: built
+    and checked by the loader, as any config is."""
+    run = {"model.arch": arch, "compare": [arch], "seed": seed, "output_dir": str(root), "name": tid}
+    run["train.resume"] = (
+        cfg.train.resume or "auto"
+    )  # an interrupted trial continues from its last checkpoint
+    base = dataclasses.replace(cfg, sweep=SweepConfig())  # a trial is a plain run, its config.yaml no grid
+    try:
+        return load_config(base=base, overrides={**point, **run})
+    except ConfigError as e:
+        raise ConfigError(
+            f"sweep.grid (point {point_id(point)})", str(e), "drop or change that combination"
+        ) from None
 
 
 def status(spec: TrialSpec) -> str:

@@ -1,8 +1,8 @@
 """`retlab train`: train one architecture into runs/<name>/<arch>/, test its best checkpoint, export it.
 
-Order: prepare data -> build the (parameter-matched) model -> fit with Lightning (resumable) -> export final/ ->
-test the BEST checkpoint -> export best/ -> metrics.json. A finished run (metrics.json with the same fingerprint)
-is skipped unless `force`."""
+Order: prepare data -> build the model (sized by `models.factory.contender_configs`, as everywhere) -> fit with
+Lightning (resumable) -> export final/ -> test the BEST checkpoint -> export best/ -> metrics.json. A finished run
+(metrics.json with the same fingerprint) is skipped unless `force`."""
 
 import dataclasses
 import importlib.util
@@ -18,12 +18,13 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from ..config.loader import config_to_dict, save_config
+from ..config.loader import config_to_dict, save_run_config
 from ..errors import ConfigError
 from ..layout import ArchLayout, RunLayout
 from ..models.export import export_hf
-from ..models.factory import build_config, build_model
-from ..models.sizing import count_parameters, match_parameters
+from ..models.factory import DataShape, build_model, contender_configs
+from ..models.sizing import count_parameters
+from ..utils.device import is_main_process
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .callbacks import RNGState, ThroughputMonitor, peak_rss_mib
@@ -44,34 +45,7 @@ _UNFINGERPRINTED_TRAIN = (
 )
 
 
-# ---------------------------------------------------------------- model config
-
-
-def arch_model_config(cfg, arch: str, info):
-    """The HF config `arch` trains with. When `arch` is compared against `compare[0]` and `model.match_parameters`
-    is on, its intermediate_size is sized so its parameter count is within 1% of `compare[0]`'s."""
-
-    def build(a: str):
-        return build_config(
-            cfg.model,
-            a,
-            info.vocab_size,
-            info.seq_len,
-            info.pad_token_id,
-            info.bos_token_id,
-            info.eos_token_id,
-        )
-
-    config = build(arch)
-    reference = cfg.compare[0] if cfg.compare else arch
-    if cfg.model.match_parameters and arch != reference and arch in cfg.compare:
-        try:
-            config = match_parameters(build(reference), config)
-        except ValueError as err:
-            raise ConfigError(
-                "model.match_parameters", str(err), "or set --model.match_parameters false"
-            ) from None
-    return config
+# ---------------------------------------------------------------- fingerprint
 
 
 def train_fingerprint(cfg, arch: str, model_config) -> str:
@@ -214,11 +188,6 @@ def keep_csv_history(layout: ArchLayout, ckpt: str | None) -> None:
         os.replace(csv, layout.csv / f"metrics-before-resume-{n + 1}.csv")
 
 
-def is_main_process() -> bool:
-    """Rank 0 before the Trainer exists (Lightning's launchers set these variables in the other processes)."""
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
-
-
 def check_precision(cfg) -> None:
     if cfg.train.precision == "16-mixed" and not torch.cuda.is_available():
         raise ConfigError("train.precision", "16-mixed needs a CUDA GPU", "use 32-true or bf16-mixed on CPU")
@@ -295,7 +264,7 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     check_precision(cfg)
     run, layout = RunLayout.of(cfg), RunLayout.of(cfg).arch(arch)
     info = prepare(cfg)
-    model_config = arch_model_config(cfg, arch, info)
+    model_config = contender_configs(cfg.model, cfg.compare, DataShape.of(info), [arch])[arch]
     fp = train_fingerprint(cfg, arch, model_config)
     done = read_json(layout.metrics) if not force and layout.metrics.is_file() else {}
     if done.get("fingerprint") == fp:
@@ -310,7 +279,7 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
         fresh_start(layout, fp)
     if is_main_process():
         if not run.config.is_file():  # `retlab run` and the CLI save the user's config; keep theirs
-            save_config(cfg, run.config)
+            save_run_config(cfg)
         keep_csv_history(layout, ckpt)
 
     dm = ResumableDataModule(cfg, info)
