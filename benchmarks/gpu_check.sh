@@ -32,19 +32,25 @@ $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || {
 # retlab's models return their cache as `cache` (transformers >= 5.2x); older versions need a newer wheel in .whl/.
 $PY -c "from transformers.modeling_outputs import CausalLMOutputWithPast as C; C(cache=None)" 2>/dev/null \
   || echo "WARNING: this transformers has no 'cache' output field; put a transformers>=5.24 wheel in .whl/ and rerun"
+$PY -c "import jsonargparse, yaml" 2>/dev/null \
+  || { echo "jsonargparse or pyyaml missing (the scripts read their flags with retlab's loader): put wheels in .whl/"; exit 1; }
 
 # ~270M parameters: hidden 1024, 12 layers, 8 heads, vocabulary 32000 (RetNet value_dim 2048, Transformer matched).
-MODEL=(--hidden-size 1024 --layers 12 --heads 8 --vocab-size 32000 --device cuda --dtype bfloat16)
+# The scripts take retlab's own config flags (they read them with retlab's loader, which needs pyyaml and
+# jsonargparse, retlab dependencies: put their wheels in .whl/ if this machine lacks them).
+MODEL=(--model.hidden_size 1024 --model.num_hidden_layers 12 --model.num_heads 8 --bench.vocab_size 32000
+  --bench.device cuda --bench.dtype bfloat16)
 RUNS=/tmp/retlab-gpu-runs
 
 echo "== bench infer: contexts 1k..16k, batch 1 and 8"
-timeout 180 $PY benchmarks/bench_infer.py "${MODEL[@]}" --contexts 1024 2048 4096 8192 16384 --batch-sizes 1 8 \
-  --decode-steps 64 --warmup-steps 8 --output-dir "$RUNS" --name gpu | tee /tmp/infer.out
+timeout 180 $PY benchmarks/bench_infer.py "${MODEL[@]}" --bench.contexts 1024,2048,4096,8192,16384 \
+  --bench.batch_sizes 1,8 --bench.decode_steps 64 --bench.warmup_steps 8 --output_dir "$RUNS" --name gpu \
+  | tee /tmp/infer.out
 tail -n 1 /tmp/infer.out > "$OUT/infer_summary.json"
 
 echo "== bench train: seq 1k..16k, batch 1"
-timeout 240 $PY benchmarks/bench_train.py "${MODEL[@]}" --seq-lens 1024 2048 4096 8192 16384 --steps 5 \
-  --output-dir "$RUNS" --name gpu | tee /tmp/train.out
+timeout 240 $PY benchmarks/bench_train.py "${MODEL[@]}" --bench.train_seq_lens 1024,2048,4096,8192,16384 \
+  --bench.train_steps 5 --output_dir "$RUNS" --name gpu | tee /tmp/train.out
 tail -n 1 /tmp/train.out > "$OUT/train_summary.json"
 
 cp "$RUNS/gpu/bench/infer.json" "$RUNS/gpu/bench/train.json" "$OUT/" 2>/dev/null

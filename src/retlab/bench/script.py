@@ -1,44 +1,45 @@
-"""What the benchmark scripts share: the model-size, device and output options and the config they build."""
+"""What the benchmark scripts share: their config, read by retlab's own loader, so a script takes exactly the
+flags `retlab bench` takes (`--config FILE`, `--section.field VALUE`), plus `--quick`.
 
-import argparse
+Precedence: the script's defaults < its `--quick` settings (when given) < the `--config` file < the flags."""
+
+import sys
 
 import torch
 
-from retlab.config import BenchConfig, ModelConfig, RetlabConfig
+from ..config import RetlabConfig
+from ..config.loader import load_config
+from ..errors import RetlabError
 
 
-def script_parser(description: str) -> argparse.ArgumentParser:
-    """A parser with the options every benchmark script takes; the script adds its own sweep options."""
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--vocab-size", type=int, default=8192)
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float32")
-    p.add_argument("--output-dir", default="runs")
-    p.add_argument("--name", default="bench")
-    return p
+def script_config(argv: list[str], defaults: dict, quick: dict, doc: str) -> RetlabConfig:
+    """The config a benchmark script runs with; `--help` prints the script's docstring `doc`. Applies
+    `train.num_threads` (torch threads), as the config is read right before the benchmark runs."""
+    args = list(argv)
+    if "-h" in args or "--help" in args:
+        print(doc.strip() + "\n\nEvery config field is a flag: `retlab bench train --help` lists them.")
+        raise SystemExit(0)
+    base = dict(defaults)
+    if "--quick" in args:
+        args.remove("--quick")
+        base |= quick
+    path = None
+    if "--config" in args:
+        at = args.index("--config")
+        if at + 1 >= len(args):
+            raise RetlabError("--config: needs a value (e.g. --config configs/quickstart.yaml)")
+        path = args.pop(at + 1)
+        args.pop(at)
+    cfg = load_config(path, args, base=load_config(None, base, check=False))
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    return cfg
 
 
-def script_config(args: argparse.Namespace, compare: list[str], **bench) -> RetlabConfig:
-    """Random-init bench config from the shared options; `bench` holds the script's own BenchConfig fields.
-    Also applies --threads, as the config is built right before the benchmark runs."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # Built directly (not through the YAML loader) so that the script runs where only torch and transformers are
-    # installed, e.g. a bare GPU machine.
-    return RetlabConfig(
-        name=args.name,
-        output_dir=args.output_dir,
-        compare=compare,
-        model=ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_heads=args.heads),
-        bench=BenchConfig(
-            use_trained=False,
-            vocab_size=args.vocab_size,
-            device=args.device,
-            dtype=args.dtype,
-            **bench,
-        ),
-    )
+def run_script(main) -> None:
+    """`sys.exit(main(argv))` with retlab's one-line errors (exit code 2), as the CLI prints them."""
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except RetlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -38,16 +38,19 @@ def infer_headline(result: dict, batch_size: int = 1, low: int = 512) -> dict:
 
 
 def train_headline(
-    result: dict, numerator: str = "retnet-chunkwise", denominator: str = "transformer"
+    result: dict, numerator: str = "retnet-chunkwise", denominators: tuple[str, ...] = ("transformer",)
 ) -> dict:
-    """Training tokens/s of `numerator` over `denominator` at each sequence length both measured."""
+    """Training tokens/s of `numerator` over the fastest of `denominators` at each sequence length where both
+    were measured. Several denominators are the forms of one arch, named after it (`torchscale-retnet-parallel`
+    and `-chunkwise` -> `torchscale-retnet`)."""
     by = {(p["variant"], p["seq_len"]): p["tokens_per_s"] for p in measured(result["points"])}
-    lengths = sorted({s for _, s in by})
-    return {
-        f"{numerator}_over_{denominator}_tokens_per_s@{s}": by[numerator, s] / by[denominator, s]
-        for s in lengths
-        if (numerator, s) in by and (denominator, s) in by
-    }
+    name = denominators[0] if len(denominators) == 1 else denominators[0].rsplit("-", 1)[0]
+    out = {}
+    for s in sorted({s for _, s in by}):
+        fastest = max((by[d, s] for d in denominators if (d, s) in by), default=None)
+        if (numerator, s) in by and fastest:
+            out[f"{numerator}_over_{name}_tokens_per_s@{s}"] = by[numerator, s] / fastest
+    return out
 
 
 def print_summary(benchmark: str, result: dict, headline: dict, checks: dict) -> dict:

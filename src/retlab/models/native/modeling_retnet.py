@@ -11,10 +11,10 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import BaseModelOutputWithPast
 
 from .configuration_retnet import RETENTION_MODES, RetNetConfig
-from .layers import CausalLMHead, GatedMLP, RMSNorm, pop_cache_alias
+from .layers import CausalLMHead, DecoderStack, GatedMLP, RMSNorm, pop_cache_alias
 from .retention import (
     Decay,
     chunkwise_retention,
@@ -190,7 +190,7 @@ class RetNetRetention(nn.Module):
 class RetNetBlock(GradientCheckpointingLayer):
     """Pre-norm residual block: x + retention(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, config: RetNetConfig):
+    def __init__(self, config: RetNetConfig, layer_idx: int = 0):
         super().__init__()
         self.input_norm = RMSNorm(config.hidden_size, config.norm_eps)
         self.retention = RetNetRetention(config)
@@ -214,16 +214,10 @@ class RetNetPreTrainedModel(PreTrainedModel):
     _is_stateful = True  # the cache cannot be rolled back (no assisted generation)
 
 
-class RetNetModel(RetNetPreTrainedModel):
+class RetNetModel(DecoderStack, RetNetPreTrainedModel):
     """Embedding, blocks and final norm; returns hidden states and, with use_cache, the recurrent state."""
 
-    def __init__(self, config: RetNetConfig):
-        super().__init__(config)
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(RetNetBlock(config) for _ in range(config.num_hidden_layers))
-        self.norm = RMSNorm(config.hidden_size, config.norm_eps)
-        self.drop = nn.Dropout(config.dropout)
-        self.post_init()
+    block_class = RetNetBlock
 
     def forward(
         self,
@@ -235,9 +229,7 @@ class RetNetModel(RetNetPreTrainedModel):
         **kwargs,
     ) -> BaseModelOutputWithPast:
         cache = as_retnet_cache(pop_cache_alias(cache, kwargs))
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, d)
+        x = self.embed(input_ids, inputs_embeds)  # (B, T, d)
         x = x * self.config.embed_scale if self.config.embed_scale != 1.0 else x
         T = x.shape[1]
         if use_cache is None:
@@ -284,13 +276,9 @@ def key_mask_of(attention_mask: torch.Tensor | None, length: int) -> torch.Tenso
 
 
 class RetNetForCausalLM(CausalLMHead, RetNetPreTrainedModel, GenerationMixin):
-    """RetNet language model. `labels` follow Hugging Face: equal to the inputs, shifted inside."""
+    """RetNet language model (the head, forward and loss are `layers.CausalLMHead`'s)."""
 
-    def __init__(self, config: RetNetConfig):
-        super().__init__(config)
-        self.model = RetNetModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.post_init()
+    base_model_class = RetNetModel
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
@@ -301,24 +289,3 @@ class RetNetForCausalLM(CausalLMHead, RetNetPreTrainedModel, GenerationMixin):
         if mode not in RETENTION_MODES:
             raise ValueError(f"retention_mode must be one of {RETENTION_MODES}, got {mode!r}")
         self.config.retention_mode = mode
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        cache: RetNetCache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        use_cache: bool | None = None,
-        logits_to_keep: int = 0,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> CausalLMOutputWithPast:
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            cache=pop_cache_alias(cache, kwargs),
-            inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
-        )
-        return self.lm_output(out, labels, logits_to_keep, return_dict)

@@ -10,10 +10,10 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import BaseModelOutputWithPast
 
 from .configuration_transformer import TransformerConfig
-from .layers import CausalLMHead, GatedMLP, RMSNorm, pop_cache_alias
+from .layers import CausalLMHead, DecoderStack, GatedMLP, RMSNorm, pop_cache_alias
 
 # ---------------------------------------------------------------------------------------------------- rotary
 
@@ -159,16 +159,10 @@ class TransformerPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
 
 
-class TransformerModel(TransformerPreTrainedModel):
+class TransformerModel(DecoderStack, TransformerPreTrainedModel):
     """Embedding, blocks and final norm; returns hidden states and the KV cache."""
 
-    def __init__(self, config: TransformerConfig):
-        super().__init__(config)
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(TransformerBlock(config, i) for i in range(config.num_hidden_layers))
-        self.norm = RMSNorm(config.hidden_size, config.norm_eps)
-        self.drop = nn.Dropout(config.dropout)
-        self.post_init()
+    block_class = TransformerBlock
 
     def forward(
         self,
@@ -181,9 +175,7 @@ class TransformerModel(TransformerPreTrainedModel):
         **kwargs,
     ) -> BaseModelOutputWithPast:
         cache = pop_cache_alias(cache, kwargs)
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, d)
+        x = self.embed(input_ids, inputs_embeds)  # (B, T, d)
         B, T, _ = x.shape
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
@@ -208,33 +200,6 @@ class TransformerModel(TransformerPreTrainedModel):
 
 
 class TransformerForCausalLM(CausalLMHead, TransformerPreTrainedModel, GenerationMixin):
-    """Transformer++ language model. `labels` follow Hugging Face: equal to the inputs, shifted inside."""
+    """Transformer++ language model (the head, forward and loss are `layers.CausalLMHead`'s)."""
 
-    def __init__(self, config: TransformerConfig):
-        super().__init__(config)
-        self.model = TransformerModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.LongTensor | None = None,
-        cache: Cache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        use_cache: bool | None = None,
-        logits_to_keep: int = 0,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> CausalLMOutputWithPast:
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            cache=pop_cache_alias(cache, kwargs),
-            inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
-        )
-        return self.lm_output(out, labels, logits_to_keep, return_dict)
+    base_model_class = TransformerModel
