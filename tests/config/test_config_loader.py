@@ -217,3 +217,18 @@ def test_first_line_of_an_error_is_one_line_or_the_type_name():
 
     assert first_line(ValueError("  bad value\nTraceback details\n")) == "bad value"
     assert first_line(KeyError()) == "KeyError"
+
+
+def test_architecture_names_come_from_the_specs_and_are_documented():
+    from retlab.models.specs import ARCHS
+
+    assert all(f"`{arch}`" in field_docs(type(RetlabConfig().model))["arch"] for arch in ARCHS)
+    e = load_error(["--model.arch", "retnt", "--compare", "retnet,lstm"])
+    assert "did you mean retnet?" in str(e) and "compare: unknown architecture 'lstm'" in str(e)
+    assert load_error(["--bench.archs", "transfomer"]).field == "bench.archs"
+
+
+def load_error(overrides) -> ConfigError:
+    with pytest.raises(ConfigError) as e:
+        load_config(None, overrides)
+    return e.value

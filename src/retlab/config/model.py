@@ -11,8 +11,8 @@ class ModelConfig:
     """Architecture hyperparameters; fields that do not apply to an architecture are ignored by it."""
 
     arch: str = "retnet"
-    """Architecture trained by `retlab train` (`retlab run` trains every entry of `compare`): a name of
-    `retlab.models.specs.SPECS`, e.g. retnet or transformer."""
+    """Architecture trained by `retlab train` (`retlab run` trains every entry of `compare`): `retnet`,
+    `transformer` (Transformer++), or the original study's `torchscale-retnet` / `torchscale-transformer`."""
     hidden_size: int = 256
     """Model (embedding) dimension."""
     num_hidden_layers: int = 4
