@@ -11,6 +11,7 @@ config fingerprint shows it ran with a different config (then it is `stale` and 
 metrics (failed or interrupted) runs again."""
 
 import contextlib
+import copy
 import dataclasses
 import os
 import time
@@ -74,7 +75,7 @@ def make_trials(cfg: RetlabConfig, points: list[dict[str, Any]], trials_root: Pa
     A point whose combination is invalid (e.g. heads not dividing hidden_size) fails now, not mid-sweep."""
     specs = []
     for point in points:
-        pid = point_id(point)
+        pid, at_point = point_id(point), point_config(cfg, point)
         for seed in cfg.sweep.seeds:
             for arch in cfg.sweep.compare:
                 tid = f"{pid}__{arch}__seed{seed}"
@@ -85,27 +86,33 @@ def make_trials(cfg: RetlabConfig, points: list[dict[str, Any]], trials_root: Pa
                         point=point,
                         arch=arch,
                         seed=seed,
-                        cfg=trial_config(cfg, point, arch, seed, trials_root, tid),
+                        cfg=trial_config(at_point, arch, seed, trials_root, tid),
                         evaluate=cfg.sweep.evaluate,
                     )
                 )
     return specs
 
 
-def trial_config(cfg: RetlabConfig, point: dict, arch: str, seed: int, root: Path, tid: str) -> RetlabConfig:
-    """The base config with the point's values, one architecture and one seed, writing to its own folder: built
-    and checked by the loader, as any config is."""
-    run = {"model.arch": arch, "compare": [arch], "seed": seed, "output_dir": str(root), "name": tid}
-    run["train.resume"] = (
-        cfg.train.resume or "auto"
-    )  # an interrupted trial continues from its last checkpoint
-    base = dataclasses.replace(cfg, sweep=SweepConfig())  # a trial is a plain run, its config.yaml no grid
+def point_config(cfg: RetlabConfig, point: dict[str, Any]) -> RetlabConfig:
+    """The base config with the point's values, built and checked by the loader as any config is. A trial is a
+    plain run (its config.yaml carries no grid); an interrupted one continues from its last checkpoint."""
+    base = dataclasses.replace(cfg, sweep=SweepConfig())
     try:
-        return load_config(base=base, overrides={**point, **run})
+        return load_config(base=base, overrides={**point, "train.resume": cfg.train.resume or "auto"})
     except ConfigError as e:
         raise ConfigError(
             f"sweep.grid (point {point_id(point)})", str(e), "drop or change that combination"
         ) from None
+
+
+def trial_config(at_point: RetlabConfig, arch: str, seed: int, root: Path, tid: str) -> RetlabConfig:
+    """The point's config for one architecture and one seed (both checked with `sweep`), in its own folder; a
+    copy, so that no two trials share a section."""
+    model = dataclasses.replace(at_point.model, arch=arch)
+    trial = dataclasses.replace(
+        at_point, model=model, compare=[arch], seed=seed, output_dir=str(root), name=tid
+    )
+    return copy.deepcopy(trial)
 
 
 def status(spec: TrialSpec) -> str:
