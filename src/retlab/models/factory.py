@@ -6,7 +6,6 @@ exported checkpoints.
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,23 +13,7 @@ from transformers import PreTrainedConfig, PreTrainedModel
 
 from ..errors import ConfigError
 from .sizing import match_parameters
-from .specs import BY_MODEL_TYPE, spec_for, spec_of
-
-
-@dataclass(frozen=True)
-class DataShape:
-    """What a model config needs to know about the data: its vocabulary, context and special token ids."""
-
-    vocab_size: int
-    max_position_embeddings: int
-    pad_token_id: int | None = None
-    bos_token_id: int | None = None
-    eos_token_id: int | None = None
-
-    @classmethod
-    def of(cls, info) -> "DataShape":
-        """The shape of prepared data (a `DataInfo`): its vocabulary, block length and special ids."""
-        return cls(info.vocab_size, info.seq_len, info.pad_token_id, info.bos_token_id, info.eos_token_id)
+from .specs import BY_MODEL_TYPE, DataShape, spec_for, spec_of
 
 
 def contender_configs(model, compare: list[str], shape: DataShape, archs=None) -> dict[str, PreTrainedConfig]:

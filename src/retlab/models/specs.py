@@ -9,6 +9,7 @@ they can run) and config validation (the names themselves).
 This module imports nothing heavy, since the config sections import it to check architecture names; the model
 classes are imported on first use (the TorchScale backends must not import torchscale unless asked for)."""
 
+import dataclasses
 import difflib
 import importlib
 from collections.abc import Callable
@@ -24,8 +25,23 @@ SHARED_FIELDS = (
     "dropout",
     "tie_word_embeddings",
 )
-# Data facts every config takes (see `factory.DataShape`).
-SHAPE_FIELDS = ("vocab_size", "max_position_embeddings", "pad_token_id", "bos_token_id", "eos_token_id")
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What every model config needs to know about the data: its vocabulary, context and special token ids
+    (under these names in every config)."""
+
+    vocab_size: int
+    max_position_embeddings: int
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+
+    @classmethod
+    def of(cls, info) -> "DataShape":
+        """The shape of prepared data (a `DataInfo`): its vocabulary, block length and special ids."""
+        return cls(info.vocab_size, info.seq_len, info.pad_token_id, info.bos_token_id, info.eos_token_id)
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ class ArchSpec:
 
     def config_fields(self, model, shape) -> dict[str, Any]:
         """Keyword arguments of its config class for the `model` section `model` and the data shape `shape`."""
-        fields = {name: getattr(shape, name) for name in SHAPE_FIELDS}
+        fields = dataclasses.asdict(shape)
         fields |= {name: getattr(model, name) for name in SHARED_FIELDS}
         fields["intermediate_size"] = model.intermediate_size or self.default_intermediate_size(
             model.hidden_size
