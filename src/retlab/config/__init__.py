@@ -53,9 +53,9 @@ class RetlabConfig:
         )
         bad += arch_problems(self.compare, "compare")
         for f in dataclasses.fields(self):
-            section = getattr(self, f.name)
-            if dataclasses.is_dataclass(section):
-                bad += section.problems()
+            check = getattr(getattr(self, f.name), "problems", None)  # a section; nested ones are its own
+            if callable(check):
+                bad += check()
         return bad
 
 
