@@ -85,3 +85,19 @@ def test_datamodule_serves_mqar_and_perfect_predictions_score_one(tmp_path, caps
         c, t = mqar_accuracy(logits, batch["labels"])
         correct, total = correct + c, total + t
     assert total > 0 and correct == total
+
+
+def test_tokenizer_names_every_id_and_round_trips():
+    from retlab.data.mqar import tokenizer
+
+    tok = tokenizer(33)  # 14 keys, 14 values and one id left over
+    keys, values = key_value_ranges(33)
+    assert len(tok) == 33
+    assert tok.convert_ids_to_tokens([0, 1, 2, 3]) == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    words = "k7 v13 k0 x0"
+    ids = [keys[7], values[13], keys[0], 32]
+    assert tok(words, add_special_tokens=False)["input_ids"] == ids
+    # Each word decodes with a space in front, so a continuation joins its prompt with one; specials vanish.
+    assert tok.decode(ids) == " " + words
+    assert tok.decode([2, values[1], 0], skip_special_tokens=True) == " v1"
+    assert tok.eos_token_id is None and tok.bos_token_id is None and tok.pad_token_id == 0

@@ -1,6 +1,7 @@
 """`retlab generate`: seeded sampling reproduces, greedy decoding through the cache equals a plain argmax loop,
 a left-padded batch equals its prompts one by one, and a single prompt streams to the terminal."""
 
+import dataclasses
 import io
 
 import pytest
@@ -104,6 +105,24 @@ def test_prompts_start_a_document_after_eos_and_pad_on_the_left(cfg):
     assert batch["attention_mask"][0].tolist() == [0] * (width - len(short) - 1) + [1] * (len(short) + 1)
 
 
-def test_mqar_models_cannot_generate_text(mqar_run):
+def test_an_mqar_export_without_a_tokenizer_speaks_the_runs_task_words(mqar_run):
+    """Exports from before MQAR exports carried a tokenizer: the run's vocabulary names the ids."""
+    from retlab.data.mqar import tokenizer
+
+    g = dataclasses.replace(mqar_run.generate, prompts=["k1 v2 k0"], max_new_tokens=4)
+    (text,) = generate(dataclasses.replace(mqar_run, generate=g), out=io.StringIO())["texts"]
+    words = set(tokenizer(mqar_run.data.mqar.vocab_size).get_vocab())
+    assert text.startswith(" ") and text.split() and set(text.split()) <= words
+
+
+def test_a_model_without_any_tokenizer_is_a_config_error(tmp_path, corpus):
+    from retlab.layout import RunLayout
+    from retlab.models.export import export_hf
+
+    from .conftest import tiny_model
+
+    cfg = run_config(tmp_path, corpus, name="bare")
+    export_hf(tiny_model("transformer", 64), RunLayout.of(cfg).arch("transformer").best)
+    cfg.generate.model = str(RunLayout.of(cfg).arch("transformer").best)
     with pytest.raises(ConfigError, match="generate.model: .* has no tokenizer"):
-        generate(mqar_run, out=io.StringIO())
+        generate(cfg, out=io.StringIO())

@@ -111,6 +111,32 @@ def _info(cfg, data_dir: Path) -> DataInfo:
     )
 
 
+def tokenizer(vocab_size: int):
+    """The task's ids as words, so that exports load with AutoTokenizer and `retlab generate` reads and writes
+    text like "k3 v5 k0": keys k0, k1, ... and values v0, v1, ... by their index in their range, the id left over
+    by an odd split x0, and the specials <pad> <bos> <eos> <unk> (ids 0-3). Words are separated by whitespace;
+    decoding puts a space before every word, so a continuation reads right after its prompt. Neither <bos> nor
+    <eos> is declared: MQAR sequences have no document separators, so prompts must not get one."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    keys, values = key_value_ranges(vocab_size)
+    names = ["<pad>", "<bos>", "<eos>", "<unk>"] + [f"k{i}" for i in range(len(keys))]
+    names += [f"v{i}" for i in range(len(values))]
+    names += [f"x{i}" for i in range(vocab_size - len(names))]
+    tok = Tokenizer(models.WordLevel({name: i for i, name in enumerate(names)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.Sequence([decoders.Replace(Regex("^"), " "), decoders.Fuse()])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=["<bos>", "<eos>"],  # skipped when decoding, like <pad>
+        clean_up_tokenization_spaces=False,
+        model_max_length=1 << 30,
+    )
+
+
 def mqar_accuracy(logits, labels) -> tuple[int, int]:
     """(correct, total) over answer positions (labels != -100) of ALIGNED labels; logits (B, T, V), labels (B, T)."""
     mask = labels != IGNORE_INDEX

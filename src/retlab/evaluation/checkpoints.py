@@ -68,12 +68,17 @@ def resolve_models(entries: list[str], cfg, field: str = "eval.models") -> dict[
 
 
 def load_tokenizer_for(path: str | Path, cfg):
-    """The tokenizer saved with the model, else the run's tokenizer, else None (MQAR models have none)."""
+    """The tokenizer saved with the model, else the run's tokenizer (for an MQAR run: the words of its ids, as
+    exports carry since they have one), else None."""
     from transformers import AutoTokenizer
 
     for candidate in (Path(path), RunLayout.of(cfg).tokenizer):
         if (candidate / "tokenizer_config.json").is_file() or (candidate / "tokenizer.json").is_file():
             return AutoTokenizer.from_pretrained(str(candidate))
+    if cfg.data.source == "mqar":
+        from ..data.mqar import tokenizer
+
+        return tokenizer(cfg.data.mqar.vocab_size)
     return None
 
 

@@ -75,8 +75,8 @@ def load_generator(cfg):
     if tokenizer is None:
         raise ConfigError(
             "generate.model",
-            f"{path} has no tokenizer (MQAR models read token ids, not text)",
-            "generate with a model trained on text",
+            f"{path} has no tokenizer and the run has none",
+            "generate with an export that includes its tokenizer",
         )
     tokenizer.padding_side = "left"  # new tokens must follow every prompt directly
     if tokenizer.pad_token_id is None:

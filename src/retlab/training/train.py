@@ -337,7 +337,11 @@ def export(trainer, module: CausalLMModule, out_dir: Path, tokenizer) -> None:
 
 
 def tokenizer_of(info):
-    """The run's tokenizer, exported beside the weights (none for MQAR, whose ids are the task's own)."""
+    """The run's tokenizer, exported beside the weights (MQAR: the words of the task's ids, k0 v0 ...)."""
+    if info.task == "mqar":
+        from ..data.mqar import tokenizer
+
+        return tokenizer(info.vocab_size)
     if info.tokenizer_dir is None:
         return None
     from ..data import load_tokenizer
