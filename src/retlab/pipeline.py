@@ -42,6 +42,10 @@ def run(cfg, force: bool = False) -> dict:
     optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])
 
     print(comparison_table(results, (evaluation or {}).get("summary", {})))
+    if evaluation:
+        from .evaluation.evaluate import format_samples
+
+        print(format_samples(evaluation), end="")
     print(f"run: {cfg.name} done in {time.perf_counter() - started:.1f} s -> {layout.root}")
     return results
 
@@ -81,9 +85,9 @@ def _fmt(value, spec: str) -> str:
 
 def comparison_table(results: dict[str, dict], evaluation: dict[str, dict] | None = None) -> str:
     """Markdown table, one row per architecture: training metrics, then the evaluation's `task/metric` scores
-    (chance levels left out: they are the same for every model)."""
+    (chance levels and baselines left out: they are the same for every model)."""
     evaluation = evaluation or {}
-    scores = sorted({k for e in evaluation.values() for k in e if "chance" not in k})
+    scores = sorted({k for e in evaluation.values() for k in e if "chance" not in k and "baseline" not in k})
     mqar = any("test_mqar_accuracy" in m for m in results.values())
     head = ["arch", "params", "train tok/s", "best val loss", "best val ppl", "test loss", "test ppl"]
     head += ["test MQAR acc"] if mqar else []

@@ -90,3 +90,17 @@ def test_bits_per_byte_arithmetic():
     assert r["loss"] == pytest.approx(2 * math.log(2))
     assert r["ppl"] == pytest.approx(4.0)
     assert r["bits_per_byte"] == pytest.approx(4.0)
+
+
+def test_unigram_baseline_is_the_smoothed_train_frequencies_on_the_scored_test_tokens(tokenizer):
+    from collections import Counter
+
+    from retlab.evaluation.perplexity import unigram_loss
+
+    train, test = DOCS[:2], DOCS[2:]
+    eos = tokenizer.eos_token_id
+    train_ids = [t for d in train for t in tokenizer(d, add_special_tokens=False)["input_ids"] + [eos]]
+    test_ids = [t for d in test for t in tokenizer(d, add_special_tokens=False)["input_ids"] + [eos]]
+    counts, total = Counter(train_ids), len(train_ids) + len(tokenizer)  # add-one: every id seen once more
+    expected = -sum(math.log((counts[t] + 1) / total) for t in test_ids) / len(test_ids)
+    assert unigram_loss(tokenizer, train, test) == pytest.approx(expected, rel=1e-9)

@@ -18,6 +18,8 @@ SECTIONS = (
     "Training and validation loss",
     "Test metrics",
     "lm-eval and evaluation results",
+    "Loss by token position (length extrapolation)",
+    "Generated samples",
     "MQAR accuracy",
     "Inference benchmark (decoding)",
     "Training benchmark",
@@ -93,13 +95,31 @@ def run_dir(tmp_path_factory):
     for i, arch in enumerate(ARCHS):
         write_arch(layout, arch, 0.1 * i)
     scores = {arch: {"lambada_openai": {"n": 100, "acc": {"value": 0.31, "stderr": 0.02}}} for arch in ARCHS}
+    for i, arch in enumerate(ARCHS):
+        scores[arch]["position_loss"] = position_loss_entry(offset=0.5 * i)
     models = {arch: {"path": f"{arch}/best", "params": 1_234_567, "wall_time_s": 3.0} for arch in ARCHS}
+    for arch in ARCHS:
+        models[arch]["samples"] = [
+            {"prompt": "Once upon a time", "text": f", {arch} *met* a | cat.\nThe end"}
+        ]
     lm_eval = {"labels": list(ARCHS), "results": scores, "models": models, "settings": {"limit": 100}}
     layout.eval.mkdir(parents=True)
     (layout.eval / "results.json").write_text(json.dumps(lm_eval))
     bench_infer(cfg)
     bench_train(cfg)
     return layout.root
+
+
+def position_loss_entry(offset: float) -> dict:
+    """eval/results.json's position_loss as `retlab eval` writes it (seq_len 16, multiples [1, 2])."""
+    start, end = [0, 1, 2, 8, 16, 24], [1, 2, 8, 16, 24, 32]
+    loss = [5.0 + offset, 4.0, 3.5 + offset, 3.25, 3.4 + offset, 3.9 + 2 * offset]
+    curve = {"start": start, "end": end, "loss": loss, "stderr": [0.1] * 6}
+    bands = {
+        "loss_upto_1x": {"value": 3.4 + offset, "stderr": 0.05},
+        "loss_1x_2x": {"value": 3.6, "stderr": None},
+    }
+    return {"n": 7, **bands, "seq_len": 16, "multiples": [1, 2], "curve": curve}
 
 
 def images_of(markdown: str) -> list[str]:
@@ -122,6 +142,7 @@ def test_every_section_and_image_is_present(run_dir, report):
     images = images_of(markdown)
     stems = {name.rsplit("/", 1)[-1] for name in images}
     assert {"loss_curves.png", "mqar_accuracy.png", "infer_time_per_token.png", "infer_memory.png"} <= stems
+    assert "position_loss.png" in stems
     assert {"infer_state_bytes.png", "train_tokens_per_s.png", "train_memory.png"} <= stems
     for name in images:
         assert (run_dir / "report" / name).read_bytes()[:4] == b"\x89PNG"
@@ -170,3 +191,43 @@ def test_two_runs_side_by_side_with_a_sweep(run_dir, tmp_path):
     for name in images:
         assert (run_dir / "report" / name).is_file(), name
     assert html.count('src="data:image/png;base64,') == len(images)
+
+
+def test_position_loss_table_and_plot_come_from_results_json(run_dir, monkeypatch):
+    import retlab.report.plots as plots
+    from retlab.report.runs import Run
+    from retlab.report.sections import position_loss_section
+
+    drawn = {}
+
+    def capture(fig, path):  # the plotted lines, before the figure is saved and closed
+        ax = fig.axes[0]
+        drawn[path.name] = {
+            line.get_label(): line.get_ydata().tolist()
+            for line in ax.lines
+            if not line.get_label().startswith("_")
+        }
+        drawn["colors"] = [line.get_color() for line in ax.lines if not line.get_label().startswith("_")]
+        return save(fig, path)
+
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", capture)
+    results = json.loads((run_dir / "eval" / "results.json").read_text())
+    markdown = position_loss_section([Run(run_dir)], run_dir / "report")
+    for arch in ARCHS:
+        assert drawn["position_loss.png"][arch] == results["results"][arch]["position_loss"]["curve"]["loss"]
+    assert len(set(drawn["colors"])) == len(ARCHS)  # one colour per architecture
+    assert "| loss_upto_1x | 3.4 ± 0.05 | 3.9 ± 0.05 |" in markdown
+    assert "| loss_1x_2x | 3.6 | 3.6 |" in markdown
+    assert "7 windows of 32 tokens" in markdown
+
+
+def test_samples_are_shown_as_written(run_dir):
+    from retlab.report.html import render_html
+    from retlab.report.runs import Run
+    from retlab.report.sections import samples_section
+
+    markdown = samples_section([Run(run_dir)], run_dir / "report")
+    assert "| retnet | Once upon a time | , retnet \\*met\\* a \\| cat. The end |" in markdown
+    html = render_html(markdown, run_dir / "report", "samples")
+    assert ", transformer *met* a | cat. The end" in html  # escapes undone by the Markdown renderer

@@ -27,12 +27,25 @@ class EvalConfig:
     i.e. consecutive chunks; smaller strides give every token at least seq_len - stride tokens of context)."""
     max_length: int | None = None
     """Longest input the harness feeds a model; longer contexts lose their oldest tokens (default: data.seq_len)."""
+    position_loss_multiples: list[int] = field(default_factory=list)
+    """Loss by token position (length extrapolation) on windows of max(this) x data.seq_len tokens packed from
+    the test split, averaged per band of positions up to each multiple of data.seq_len, e.g. [1, 2, 4]: the
+    bands [0, 1x), [1x, 2x), [2x, 4x) (empty: not measured)."""
+    generate_samples: bool = False
+    """Also continue `generate.prompts` with every model (the `generate` section's settings) and record the
+    texts in results.json and the report."""
     device: str = "auto"
     """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
 
     def problems(self) -> list[Problem]:
         bad = device_problems(self.device, "eval.device") + non_negative(self, "eval", "num_fewshot")
         bad += positive(self, "eval", "batch_size")
+        bad += require(
+            all(m >= 1 for m in self.position_loss_multiples),
+            "eval.position_loss_multiples",
+            f"needs multiples >= 1 of data.seq_len, got {self.position_loss_multiples}",
+            "e.g. [1, 2, 4]",
+        )
         return bad + positive(self, "eval", "limit", "stride", "max_length", optional=True)
 
 

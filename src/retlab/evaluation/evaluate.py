@@ -6,13 +6,16 @@ always reads the whole test split; `eval.limit` caps the harness's tasks only.
 results.json:
     {"labels": [label, ...],                                          column order of the table
      "results": {label: {task: {"n": ..., metric: {"value", "stderr"}}}},
-     "models": {label: {"path", "params", "wall_time_s"}},
+     "models": {label: {"path", "params", "wall_time_s", "samples": [{"prompt", "text"}]}},   samples with
+                                                                      eval.generate_samples
      "summary": {label: {"task/metric": value}},                      the flat form that comparison tables merge
      "settings": {...}}
-Labels are the architectures for a run's own models."""
+Labels are the architectures for a run's own models. Text runs score task "perplexity" (with the unigram
+baseline) and, with eval.position_loss_multiples, "position_loss" (see position_loss.py)."""
 
 import dataclasses
 import hashlib
+import math
 import time
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from . import harness
 from .checkpoints import load_model, load_tokenizer_for, model_stamp, resolve_device, resolve_models
 
 RESULTS = "results.json"
-VERSION = 1
+VERSION = 2
 
 
 def _code_digest() -> str:
@@ -43,7 +46,8 @@ def eval_fingerprint(cfg, models: dict[str, Path]) -> str:
         "seed": cfg.seed,
     }
     stamps = {label: model_stamp(path) for label, path in models.items()}
-    return fingerprint("eval", VERSION, dataclasses.asdict(cfg.eval), data, stamps, _code_digest())
+    samples = dataclasses.asdict(cfg.generate) if cfg.eval.generate_samples else None
+    return fingerprint("eval", VERSION, dataclasses.asdict(cfg.eval), data, stamps, samples, _code_digest())
 
 
 def evaluate(cfg, force: bool = False) -> dict:
@@ -57,6 +61,7 @@ def evaluate(cfg, force: bool = False) -> dict:
         print(f"eval: up to date ({out / RESULTS}); --force reruns")
         results = read_json(out / RESULTS)
         print(format_table(results))
+        print(format_samples(results), end="")
         return results
     task_dir = harness.write_task_dir(e.data_dir, out / "tasks") if e.tasks and e.data_dir else None
     tasks = harness.load_tasks(e.tasks, task_dir) if e.tasks else None  # loaded once, scored for every model
@@ -72,6 +77,7 @@ def evaluate(cfg, force: bool = False) -> dict:
     atomic_write_json(out / RESULTS, results)
     mark_done(out, fp)
     print(format_table(results))
+    print(format_samples(results), end="")
     print(f"eval: -> {out / RESULTS}")
     return results
 
@@ -83,8 +89,14 @@ def check_settings(cfg) -> None:
     if e.tasks and cfg.data.source == "mqar":
         raise ConfigError(
             "eval.tasks",
-            "MQAR models read token ids and have no tokenizer for text tasks",
+            "MQAR models know only the words of their task (k0 v0 ...), not the text of lm-eval tasks",
             "clear eval.tasks for MQAR runs",
+        )
+    if e.position_loss_multiples and cfg.data.source == "mqar":
+        raise ConfigError(
+            "eval.position_loss_multiples",
+            "MQAR sequences are independent examples of data.seq_len tokens, not a text stream",
+            "clear eval.position_loss_multiples for MQAR runs",
         )
     if e.stride is not None and e.stride > cfg.data.seq_len:
         raise ConfigError(
@@ -107,18 +119,23 @@ def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None) -> 
         tasks["mqar"] = mqar_scores(model, cfg, e.batch_size)
     else:
         tasks["perplexity"] = split_perplexity(cfg, model, tokenizer)
+        if e.position_loss_multiples:
+            tasks["position_loss"] = split_position_loss(cfg, model, tokenizer)
     if harness_tasks:  # text runs only (check_settings), so the tokenizer exists: perplexity needed it
         lm = harness.harness_lm(model, tokenizer, e.batch_size, e.max_length or cfg.data.seq_len)
         manager, loaded = harness_tasks
         tasks |= harness.run_tasks(lm, loaded.values(), manager, e.num_fewshot, e.limit, cfg.seed)
     params = sum(p.numel() for p in model.parameters())
-    return {"path": str(path), "params": params, "wall_time_s": time.perf_counter() - t0, "tasks": tasks}
+    out = {"path": str(path), "params": params, "wall_time_s": time.perf_counter() - t0, "tasks": tasks}
+    if e.generate_samples:
+        out["samples"] = generate_samples(cfg, path)
+    return out
 
 
 def split_perplexity(cfg, model, tokenizer) -> dict:
     """Perplexity on the run's test split, windows of data.seq_len tokens moved by eval.stride."""
     from ..data.download import download, iter_documents, splits_dir
-    from .perplexity import perplexity
+    from .perplexity import perplexity, unigram_loss
 
     if tokenizer is None:
         raise ConfigError(
@@ -133,7 +150,47 @@ def split_perplexity(cfg, model, tokenizer) -> dict:
         model, tokenizer, iter_documents(splits_dir(cfg), "test"), window, stride, cfg.eval.batch_size
     )
     metrics = {k: {"value": r[k], "stderr": None} for k in ("loss", "ppl", "bits_per_byte")}
+    split = iter_documents(splits_dir(cfg), "train"), iter_documents(splits_dir(cfg), "test")
+    baseline = math.exp(unigram_loss(tokenizer, *split))
+    metrics["unigram_baseline_ppl"] = {"value": baseline, "stderr": None}
     return {"n": r["tokens"], **metrics, "bytes": r["bytes"], "window": window, "stride": stride}
+
+
+def split_position_loss(cfg, model, tokenizer) -> dict:
+    """Loss by token position on windows of max(eval.position_loss_multiples) x data.seq_len test tokens."""
+    from ..data.download import iter_documents, splits_dir
+    from .position_loss import position_loss
+
+    e = cfg.eval
+    docs = iter_documents(splits_dir(cfg), "test")
+    try:
+        return position_loss(
+            model, tokenizer, docs, cfg.data.seq_len, e.position_loss_multiples, e.batch_size
+        )
+    except ValueError as err:
+        raise ConfigError(
+            "eval.position_loss_multiples",
+            f"the test split has {err}",
+            "use smaller multiples or a larger test split (data.splits)",
+        ) from None
+
+
+def generate_samples(cfg, path: Path) -> list[dict]:
+    """[{"prompt", "text"}] of `path` continuing generate.prompts (printed as they are generated)."""
+    from .generate import generate
+
+    g = dataclasses.replace(cfg.generate, model=str(path))
+    r = generate(dataclasses.replace(cfg, generate=g))
+    return [{"prompt": p, "text": t} for p, t in zip(r["prompts"], r["texts"], strict=True)]
+
+
+def format_samples(results: dict) -> str:
+    """Each model's generated samples, one `label: prompt + text` line each ("" when none were generated)."""
+    lines = []
+    for label in results.get("labels") or list(results["results"]):
+        for s in results.get("models", {}).get(label, {}).get("samples") or []:
+            lines.append(f"sample {label}: {s['prompt']}{s['text']}")
+    return "".join(line.replace("\n", " ") + "\n" for line in lines)
 
 
 def summarize(tasks: dict) -> dict[str, float]:

@@ -11,6 +11,7 @@ the plain split into consecutive chunks, as in training.
     loss          = sum of token NLLs (nats) / scored tokens        (nats per token)
     ppl           = exp(loss)
     bits_per_byte = sum of token NLLs / ln(2) / UTF-8 bytes of the documents
+    unigram_loss  = the same loss for a model that ignores context (token frequencies of a training text)
 
 Bits per byte does not depend on the tokenizer (it charges the <eos> predictions to the text as well), so it
 compares models with different vocabularies; token perplexity does not."""
@@ -83,6 +84,16 @@ def summarize(nll: float, tokens: int, n_bytes: int) -> dict[str, float]:
     """loss (nats/token), ppl and bits_per_byte from a summed NLL in nats."""
     loss = nll / tokens
     return {"loss": loss, "ppl": math.exp(loss), "bits_per_byte": nll / math.log(2) / n_bytes}
+
+
+def unigram_loss(tokenizer, train_docs: Iterable[str], test_docs: Iterable[str]) -> float:
+    """The baseline a language model must beat: loss (nats/token) on the tokens that `perplexity` scores in
+    `test_docs` of the add-one smoothed unigram distribution of the tokens of `train_docs` (context ignored)."""
+    train, _ = text_stream(train_docs, tokenizer)
+    test, _ = text_stream(test_docs, tokenizer)
+    counts = torch.bincount(train[1:], minlength=len(tokenizer)).double() + 1  # (V,)
+    log_p = counts.log() - counts.sum().log()
+    return float(-log_p[test[1:]].mean())
 
 
 def perplexity(

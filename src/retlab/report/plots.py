@@ -1,4 +1,4 @@
-"""The report's own plots (loss curves, MQAR accuracy); the bench plots come from `retlab.bench.plots`."""
+"""The report's own plots (loss curves, loss by position, MQAR accuracy); the bench plots come from `retlab.bench.plots`."""
 
 from pathlib import Path
 
@@ -37,6 +37,32 @@ def _points(rows: list[dict[str, float]], keys: tuple[str, ...]) -> tuple[list, 
             xs.append(row["step"])
             ys.append(row[key])
     return xs, ys
+
+
+def position_loss_plot(curves: dict[str, dict], seq_len: int, multiples: list[int], path: Path) -> Path:
+    """Mean loss per bucket of token positions (± standard error, shaded) for every `label -> curve` of
+    eval/results.json's position_loss, one colour per model; dashed lines at the multiples of the trained length."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    for i, (label, curve) in enumerate(curves.items()):
+        xs = [(a + b - 1) / 2 for a, b in zip(curve["start"], curve["end"], strict=True)]  # bucket middles
+        ys, errs = curve["loss"], [e or 0.0 for e in curve["stderr"]]
+        ax.plot(xs, ys, "-o", color=f"C{i % 10}", label=label, markersize=2.5)
+        low, high = (
+            [y - e for y, e in zip(ys, errs, strict=True)],
+            [y + e for y, e in zip(ys, errs, strict=True)],
+        )
+        ax.fill_between(xs, low, high, color=f"C{i % 10}", alpha=0.2, linewidth=0)
+    for m in multiples:
+        ax.axvline(m * seq_len, color="gray", linestyle="--", linewidth=0.8)
+        ax.annotate(
+            f"{m}x", (m * seq_len, 1), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8
+        )
+    ax.set_xlabel(f"token position (trained on {seq_len}-token sequences)")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title("loss by token position: length extrapolation")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
 
 
 def bar_chart(values: dict[str, float], x_label: str, title: str, path: Path) -> Path:

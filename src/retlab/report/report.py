@@ -19,6 +19,8 @@ SECTIONS = (
     sections.loss_section,
     sections.metrics_section,
     sections.lm_eval_section,
+    sections.position_loss_section,
+    sections.samples_section,
     sections.mqar_section,
     partial(sections.bench_section, kind="infer"),
     partial(sections.bench_section, kind="train"),

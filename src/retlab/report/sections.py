@@ -1,11 +1,12 @@
 """The report's sections. Each takes the runs and the report folder and returns Markdown (headed `## ...`);
 PNGs are written into the report folder and linked by relative path. A missing piece reads "not run"."""
 
+import re
 from pathlib import Path
 
 from ..bench.plots import bench_plots
 from ..bench.summary import infer_headline, train_headline
-from .plots import bar_chart, loss_curves
+from .plots import bar_chart, loss_curves, position_loss_plot
 from .runs import Run
 
 CONFIG_KEYS = (
@@ -194,6 +195,62 @@ def flatten(d: dict, prefix: str = "") -> dict:
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def eval_models(runs: list[Run]) -> list[tuple[str, dict, dict]]:
+    """(label, scores, model entry) of every model in the runs' eval/results.json, in table order."""
+    out = []
+    for run in runs:
+        results = run.eval_results() or {}
+        scores, models = results.get("results", {}), results.get("models", {})
+        for name in results.get("labels") or list(scores):
+            out.append(
+                (name if len(runs) == 1 else f"{run.name}/{name}", scores.get(name, {}), models.get(name, {}))
+            )
+    return out
+
+
+def position_loss_section(runs: list[Run], out_dir: Path) -> str:
+    """eval/results.json's position_loss: the bands (a table) and the bucketed curve (a plot)."""
+    md = ["## Loss by token position (length extrapolation)", ""]
+    found = {name: s["position_loss"] for name, s, _ in eval_models(runs) if "position_loss" in s}
+    if not found:
+        what = "no position_loss in `eval/results.json` (set `eval.position_loss_multiples`, e.g. [1, 2, 4])"
+        return "\n".join(md + [NOT_RUN.format(what=what)])
+    first = next(iter(found.values()))
+    seq_len, multiples = first["seq_len"], first["multiples"]
+    bands = [k for k in first if k.startswith("loss_")]
+    rows = [[band] + [flatten({band: p.get(band)}).get(band) for p in found.values()] for band in bands]
+    path = position_loss_plot(
+        {k: p["curve"] for k, p in found.items()}, seq_len, multiples, out_dir / "position_loss.png"
+    )
+    note = (
+        f"Mean test loss (nats/token ± standard error over {first['n']} windows of "
+        f"{max(multiples) * seq_len} tokens) by band of positions, in multiples of the trained length "
+        f"{seq_len}: `loss_1x_2x` covers positions [{seq_len}, {2 * seq_len}), which training never reached."
+    )
+    table = md_table(["positions", *found], rows)
+    return "\n".join(md + [note, "", table, "", image(path, out_dir, "loss by token position"), ""])
+
+
+def samples_section(runs: list[Run], out_dir: Path) -> str:
+    """The generated samples recorded in eval/results.json (eval.generate_samples)."""
+    md = ["## Generated samples", ""]
+    rows = [
+        [name, escape(s["prompt"]), escape(s["text"])]
+        for name, _, model in eval_models(runs)
+        for s in model.get("samples") or []
+    ]
+    if not rows:
+        return "\n".join(
+            md + [NOT_RUN.format(what="no samples in `eval/results.json` (set `eval.generate_samples`)")]
+        )
+    return "\n".join(md + [md_table(["model", "prompt", "continuation"], rows)])
+
+
+def escape(text: str) -> str:
+    """Text shown as itself in a Markdown table cell (md_table escapes the `|`)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!~])", r"\\\1", " ".join(text.split()))
 
 
 def mqar_section(runs: list[Run], out_dir: Path) -> str:
