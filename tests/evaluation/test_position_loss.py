@@ -44,7 +44,7 @@ def test_bands_and_curve_are_plain_per_position_means(arch, tokenizer, docs):
     per_position = losses.mean(dim=0)  # (4 * SEQ_LEN,): mean over windows
     n = len(losses)
     assert r["n"] == n > 2 and r["multiples"] == [1, 2, 4] and r["seq_len"] == SEQ_LEN
-    for name, (low, high) in {"loss_upto_1x": (0, 8), "loss_1x_2x": (8, 16), "loss_2x_4x": (16, 32)}.items():
+    for name, (low, high) in {"loss_0x_1x": (0, 8), "loss_1x_2x": (8, 16), "loss_2x_4x": (16, 32)}.items():
         assert r[name]["value"] == pytest.approx(float(per_position[low:high].mean()), abs=1e-5)
         window_means = losses[:, low:high].mean(dim=1)
         assert r[name]["stderr"] == pytest.approx(float(window_means.std() / n**0.5), rel=1e-4)
@@ -73,7 +73,7 @@ def test_eval_records_position_loss_for_every_model(run_dir, corpus):
     on_disk = json.loads((RunLayout.of(cfg).eval / "results.json").read_text())
     for arch in ARCHS:
         p = on_disk["results"][arch]["position_loss"]
-        assert {"loss_upto_1x", "loss_1x_2x"} <= set(p) and p["curve"]["end"][-1] == 2 * cfg.data.seq_len
+        assert {"loss_0x_1x", "loss_1x_2x"} <= set(p) and p["curve"]["end"][-1] == 2 * cfg.data.seq_len
         assert results["summary"][arch]["position_loss/loss_1x_2x"] == p["loss_1x_2x"]["value"]
 
 

@@ -116,7 +116,7 @@ def position_loss_entry(offset: float) -> dict:
     loss = [5.0 + offset, 4.0, 3.5 + offset, 3.25, 3.4 + offset, 3.9 + 2 * offset]
     curve = {"start": start, "end": end, "loss": loss, "stderr": [0.1] * 6}
     bands = {
-        "loss_upto_1x": {"value": 3.4 + offset, "stderr": 0.05},
+        "loss_0x_1x": {"value": 3.4 + offset, "stderr": 0.05},
         "loss_1x_2x": {"value": 3.6, "stderr": None},
     }
     return {"n": 7, **bands, "seq_len": 16, "multiples": [1, 2], "curve": curve}
@@ -217,7 +217,7 @@ def test_position_loss_table_and_plot_come_from_results_json(run_dir, monkeypatc
     for arch in ARCHS:
         assert drawn["position_loss.png"][arch] == results["results"][arch]["position_loss"]["curve"]["loss"]
     assert len(set(drawn["colors"])) == len(ARCHS)  # one colour per architecture
-    assert "| loss_upto_1x | 3.4 ± 0.05 | 3.9 ± 0.05 |" in markdown
+    assert "| loss_0x_1x | 3.4 ± 0.05 | 3.9 ± 0.05 |" in markdown
     assert "| loss_1x_2x | 3.6 | 3.6 |" in markdown
     assert "7 windows of 32 tokens" in markdown
 

@@ -95,9 +95,10 @@ def encode_prompts(tokenizer, prompts: list[str]):
 
 
 @torch.no_grad()
-def generate(cfg, out=sys.stdout) -> dict:
-    """Continue every prompt of cfg.generate.prompts; returns texts, time_to_first_token_s and tokens_per_s."""
-    g = cfg.generate
+def generate(cfg, out=None) -> dict:
+    """Continue every prompt of cfg.generate.prompts; returns texts, time_to_first_token_s and tokens_per_s.
+    Prints to `out`, default the current sys.stdout (looked up per call, so redirecting stdout captures it)."""
+    g, out = cfg.generate, out or sys.stdout
     if not g.prompts:
         raise ConfigError(
             "generate.prompts",

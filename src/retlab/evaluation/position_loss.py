@@ -7,7 +7,7 @@ non-overlapping windows of max_len + 1 tokens, max_len = max(multiples) x seq_le
 tokens 0..t, i.e. with t + 1 tokens of context; positions >= seq_len were never trained on.
 
     bands:  for each multiple m (ascending, previous one p, p = 0 first): the mean loss over positions
-            [p x seq_len, m x seq_len), e.g. loss_upto_1x, loss_1x_2x, loss_2x_4x
+            [p x seq_len, m x seq_len), e.g. loss_0x_1x, loss_1x_2x, loss_2x_4x
     curve:  the mean loss over buckets of positions (edges 0, 1, 2, 4, ... doubling below seq_len / 8, then
             every seq_len / 8, and every band edge), for plots
 
@@ -23,8 +23,8 @@ from .perplexity import batched, text_stream
 
 
 def band_name(low: int, high: int) -> str:
-    """`loss_upto_1x` for [0, 1x), `loss_1x_2x` for [1x, 2x) (multiples of the training length)."""
-    return f"loss_upto_{high}x" if low == 0 else f"loss_{low}x_{high}x"
+    """`loss_0x_1x` for [0, 1x), `loss_1x_2x` for [1x, 2x) (multiples of the training length)."""
+    return f"loss_{low}x_{high}x"
 
 
 def bucket_edges(max_len: int, seq_len: int, multiples: list[int]) -> list[int]:

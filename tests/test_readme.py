@@ -1,0 +1,154 @@
+"""README's text quickstart and the `retlab eval`, `retlab generate` and stock `lm_eval` examples run as written
+on what it produces: each README command runs with its own arguments, followed by overrides that shrink the run
+to seconds (a tiny model, a few steps, two examples per task; later arguments win)."""
+
+import contextlib
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retlab.cli import main
+from retlab.config.loader import load_config
+from retlab.evaluation.evaluate import format_samples
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = "configs/quickstart-text.yaml"
+# The stock harness where retlab cannot be imported (as in tests/evaluation/test_stock_cli.py).
+STOCK_LM_EVAL = (
+    "import sys; sys.modules['retlab'] = None; from lm_eval.__main__ import cli_evaluate; cli_evaluate()"
+)
+
+
+def readme_commands() -> list[list[str]]:
+    """Every `.venv/bin/...` command in README's bash blocks, continuation lines joined, split like a shell."""
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    return [shlex.split(line) for line in lines if line.strip().startswith(".venv/bin/")]
+
+
+def readme_command(*words: str) -> list[str]:
+    """The README command that starts with `words` (after the .venv/bin/ prefix), without that prefix."""
+    for argv in readme_commands():
+        argv = [argv[0].removeprefix(".venv/bin/"), *argv[1:]]
+        if argv[: len(words)] == list(words):
+            return argv
+    raise AssertionError(f"README has no command starting with {' '.join(words)}")
+
+
+def test_readme_shows_the_text_quickstart_right_after_the_main_job():
+    commands = [" ".join(argv) for argv in readme_commands()]
+    main_job = commands.index(".venv/bin/retlab run --config configs/quickstart.yaml")
+    assert commands[main_job + 1] == f".venv/bin/retlab run --config {QUICKSTART}"
+    for words in (
+        ("retlab", "eval"),
+        ("retlab", "generate"),
+        ("lm_eval",),
+    ):  # on the text quickstart's outputs
+        assert QUICKSTART in readme_command(*words) or "runs/quickstart-text/" in " ".join(
+            readme_command(*words)
+        )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> list[str]:
+    if not (REPO.parent / "shared" / "data" / "MANIFEST.md").is_file():
+        pytest.skip("the quickstart's ../shared/data is not beside the repository")
+    out = tmp_path_factory.mktemp("readme")
+    return [
+        "--output_dir", str(out),
+        "--tokenizer.vocab_size", "512",
+        "--model.hidden_size", "32",
+        "--model.num_hidden_layers", "1",
+        "--model.num_heads", "2",
+        "--train.max_steps", "4",
+        "--train.val_check_interval", "2",
+        "--train.num_threads", "1",
+        "--eval.limit", "2",
+        "--eval.device", "cpu",
+        "--generate.max_new_tokens", "8",
+        "--generate.device", "cpu",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def at_repo_root():
+    """The README's paths are relative to the repository root."""
+    before = Path.cwd()
+    os.chdir(REPO)
+    yield
+    os.chdir(before)
+
+
+@pytest.fixture(scope="module")
+def quickstart(tiny, at_repo_root) -> tuple[Path, str]:
+    """(run folder, console output) of the README's text quickstart, shrunk by `tiny`."""
+    argv = readme_command("retlab", "run", "--config", QUICKSTART)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv[1:] + tiny) == 0
+    return Path(tiny[1]) / "quickstart-text", out.getvalue()
+
+
+@pytest.mark.slow
+def test_quickstart_ends_with_scores_position_loss_and_a_sample_of_each_model(quickstart):
+    root, out = quickstart
+    results = json.loads((root / "eval" / "results.json").read_text())
+    tasks = load_config(REPO / QUICKSTART).eval.tasks
+    for arch in ("retnet", "transformer"):
+        scores = results["results"][arch]
+        assert {"perplexity", "position_loss", *tasks} <= set(scores) and len(tasks) >= 3
+        assert (
+            scores["perplexity"]["ppl"]["value"] > 0
+            and scores["perplexity"]["unigram_baseline_ppl"]["value"] > 0
+        )
+        assert {"loss_0x_1x", "loss_1x_2x", "loss_2x_4x"} <= set(scores["position_loss"])
+        (sample,) = results["models"][arch]["samples"]
+        assert sample["prompt"] == "Once upon a time" and sample["text"]
+        assert f"sample {arch}: Once upon a time" in out
+        assert f"| {arch} |" in out  # the side-by-side table
+    assert format_samples(results) in out  # the samples close the console output, as results.json has them
+    report = (root / "report" / "README.md").read_text()
+    assert "position_loss.png" in report and "## Generated samples" in report
+
+
+@pytest.mark.slow
+def test_readme_eval_and_generate_run_on_the_quickstart(quickstart, tiny, at_repo_root, capsys):
+    root, _ = quickstart
+    eval_argv = readme_command("retlab", "eval")
+    assert main(eval_argv[1:] + tiny) == 0
+    results = json.loads((root / "eval" / "results.json").read_text())
+    tasks = eval_argv[eval_argv.index("--eval.tasks") + 1].strip("[]").split(",")
+    assert set(tasks) <= set(results["results"]["retnet"])
+    generate_argv = readme_command("retlab", "generate")
+    assert main(generate_argv[1:] + tiny) == 0
+    prompt = generate_argv[generate_argv.index("--prompt") + 1]
+    assert capsys.readouterr().out.count(prompt) >= 1
+
+
+@pytest.mark.slow
+def test_readme_stock_lm_eval_runs_on_the_quickstart_export_without_retlab(quickstart, tmp_path):
+    root, _ = quickstart
+    argv = readme_command("lm_eval")
+    argv = [arg.replace("runs/quickstart-text", str(root)) for arg in argv[1:]] + ["--limit", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env |= {"TOKENIZERS_PARALLELISM": "false", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", STOCK_LM_EVAL, *argv],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    task = argv[argv.index("--tasks") + 1]
+    assert re.search(rf"\|\s*{task}\s*\|", proc.stdout), proc.stdout[-2000:]
