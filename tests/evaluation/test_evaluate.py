@@ -79,7 +79,7 @@ def test_mqar_run_reports_recall_accuracy_per_kv_count(mqar_run):
 def test_lm_eval_tasks_on_an_mqar_model_are_a_config_error(mqar_run, eval_data):
     mqar_run.eval.tasks, mqar_run.eval.data_dir = ["piqa"], str(eval_data)
     try:
-        with pytest.raises(ConfigError, match="eval.tasks: MQAR models read token ids"):
+        with pytest.raises(ConfigError, match="eval.tasks: MQAR models know only the words of their task"):
             evaluate(mqar_run)
     finally:
         mqar_run.eval.tasks, mqar_run.eval.data_dir = [], None
