@@ -8,22 +8,17 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from fresh_process import STOCK_LM_EVAL, run_without_retlab
 from retlab.cli import main
 from retlab.config.loader import load_config
 from retlab.evaluation.evaluate import format_samples
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/quickstart-text.yaml"
-# The stock harness where retlab cannot be imported (as in tests/evaluation/test_stock_cli.py).
-STOCK_LM_EVAL = (
-    "import sys; sys.modules['retlab'] = None; from lm_eval.__main__ import cli_evaluate; cli_evaluate()"
-)
 
 
 def readme_commands() -> list[list[str]]:
@@ -137,18 +132,6 @@ def test_readme_stock_lm_eval_runs_on_the_quickstart_export_without_retlab(quick
     root, _ = quickstart
     argv = readme_command("lm_eval")
     argv = [arg.replace("runs/quickstart-text", str(root)) for arg in argv[1:]] + ["--limit", "2"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    env |= {"TOKENIZERS_PARALLELISM": "false", "HF_MODULES_CACHE": str(tmp_path / "modules")}
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", STOCK_LM_EVAL, *argv],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_without_retlab(STOCK_LM_EVAL, argv, tmp_path)
     task = argv[argv.index("--tasks") + 1]
     assert re.search(rf"\|\s*{task}\s*\|", proc.stdout), proc.stdout[-2000:]

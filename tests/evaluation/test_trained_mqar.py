@@ -5,13 +5,11 @@ transformers (without retlab) and `retlab generate` read and write "k3 v5 ..." t
 import io
 import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
+from fresh_process import run_without_retlab
 from retlab.config.loader import load_config
 from retlab.evaluation.evaluate import evaluate
 
@@ -57,11 +55,10 @@ def test_trained_model_beats_chance_and_matches_training(trained):
     assert mqar["accuracy"]["value"] == pytest.approx(metrics["test_mqar_accuracy"], abs=1e-6)
 
 
-# A fresh interpreter where `import retlab` fails: tokenizer and model load through transformers alone.
+# Run where `import retlab` fails: tokenizer and model load through transformers alone.
 STOCK = textwrap.dedent(
     """
     import json, sys
-    sys.modules["retlab"] = None
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -95,18 +92,7 @@ def test_stock_transformers_loads_the_export_with_its_tokenizer(trained, tmp_pat
     cfg, _ = trained
     export = f"{cfg.output_dir}/{cfg.name}/transformer/best"
     prompt, _ = prompt_and_answer(cfg)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", STOCK, export, prompt],
-        stdin=subprocess.DEVNULL,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_without_retlab(STOCK, [export, prompt], tmp_path, timeout=180)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     from retlab.data.mqar import tokenizer
 
