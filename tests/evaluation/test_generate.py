@@ -82,6 +82,30 @@ def test_decoding_feeds_one_token_per_step_through_the_cache(cfg, monkeypatch):
     assert lengths == [prompt_len] + [1] * (r["new_tokens"] - 1)
 
 
+def test_generate_cache_picks_the_kv_cache_and_both_give_the_same_text(cfg, monkeypatch):
+    import retlab.evaluation.generate as gen
+
+    caches: list[str] = []
+
+    def load_and_watch(*args, **kwargs):
+        model = load_model(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda m, a, kw: caches.append(type(kw.get("cache")).__name__), with_kwargs=True
+        )
+        return model
+
+    load_model = gen.load_model
+    monkeypatch.setattr(gen, "load_model", load_and_watch)
+    static = run(cfg, cache="static")["texts"]
+    used_static, caches[:] = set(caches), []
+    dynamic = run(cfg, cache="dynamic")["texts"]
+    assert static == dynamic
+    if cfg.generate.model.endswith("transformer/best"):
+        assert used_static == {"StaticCache"} and set(caches) == {"DynamicCache"}
+    else:  # RetNet decodes from its recurrent state whatever generate.cache says
+        assert used_static == set(caches) and "StaticCache" not in used_static
+
+
 def test_single_prompt_streams_and_reports_speed(cfg):
     out = io.StringIO()
     cfg.generate.prompts = PROMPTS[:1]

@@ -37,6 +37,10 @@ FRESH_PROCESS = textwrap.dedent(
         assert not type(model).__module__.startswith("retlab"), type(model).__module__
         with torch.no_grad():
             torch.save(model(ids).logits, f"{checkpoint}/logits.pt")
+        if model.config.model_type == "retlab-transformer":  # both KV caches decode the exported code
+            greedy = dict(max_new_tokens=6, min_new_tokens=6, do_sample=False)
+            caches = [model.generate(ids, cache_implementation=c, **greedy) for c in ("dynamic", "static")]
+            torch.save(torch.stack(caches), f"{checkpoint}/generated.pt")
 
     del sys.modules["retlab"]
     import retlab
@@ -107,6 +111,15 @@ def test_loads_where_retlab_cannot_be_imported(exported, ids, fresh_process):
         with torch.no_grad():
             expected = model(ids).logits
         torch.testing.assert_close(torch.load(out / "logits.pt"), expected, rtol=0, atol=1e-6)
+
+
+def test_exported_transformer_decodes_with_a_static_cache_where_retlab_cannot_be_imported(
+    exported, ids, fresh_process
+):
+    model, out = exported["transformer"]
+    dynamic, static = torch.load(out / "generated.pt")
+    assert torch.equal(static, dynamic)
+    assert torch.equal(dynamic, model.generate(ids, max_new_tokens=6, min_new_tokens=6, do_sample=False))
 
 
 def test_importing_retlab_registers_the_native_models_without_importing_torchscale(fresh_process):

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, DynamicCache
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, DynamicCache, StaticCache
 
 from retlab.models.native import TransformerConfig, TransformerForCausalLM, TransformerModel
 
@@ -71,6 +71,55 @@ def test_greedy_generate_with_cache_equals_without(model, ids):
     # the generated continuation is the argmax of a plain forward over the final sequence
     logits = model(with_cache).logits
     assert torch.equal(logits[:, 3:-1].argmax(-1), with_cache[:, 4:])
+
+
+def test_static_cache_split_sequence_equals_one_call(model, ids):
+    full = model(ids).logits
+    cache = StaticCache(config=model.config, max_cache_len=20)
+    first = model(ids[:, :5], cache=cache, use_cache=True)
+    assert first.cache is cache and int(cache.get_seq_length()) == 5
+    second = model(ids[:, 5:9], cache=cache, use_cache=True)  # several tokens from a cache
+    third = model(ids[:, 9:10], cache=cache, use_cache=True)  # one token
+    pieces = torch.cat([first.logits, second.logits, third.logits], dim=1)
+    assert (pieces - full[:, :10]).abs().max() < 1e-5
+    assert cache.layers[0].keys.shape == (2, 4, 20, 8)  # pre-allocated: written in place, never grown
+
+
+def left_padded(ids: torch.Tensor, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row i keeps its last `lengths[i]` tokens, left-padded with 0 to the longest; and its attention mask."""
+    width = max(lengths)
+    batch = torch.zeros(len(lengths), width, dtype=torch.long)
+    mask = torch.zeros_like(batch)
+    for i, n in enumerate(lengths):
+        batch[i, width - n :], mask[i, width - n :] = ids[i % len(ids), -n:], 1
+    return batch, mask
+
+
+@pytest.mark.parametrize("lengths", [[1, 1], [4, 4], [13, 13], [3, 11], [13, 2, 7]])
+def test_static_cache_generates_the_dynamic_caches_greedy_tokens(model, ids, lengths):
+    batch, mask = left_padded(ids, lengths)
+    kwargs = dict(attention_mask=mask, max_new_tokens=12, do_sample=False, min_new_tokens=12)
+    dynamic = model.generate(batch, cache_implementation="dynamic", **kwargs)
+    static = model.generate(batch, cache_implementation="static", **kwargs)
+    assert static.shape == (len(lengths), max(lengths) + 12)
+    assert torch.equal(static, dynamic)
+    for i, n in enumerate(lengths):  # and each row is what it would be alone, unpadded
+        alone = model.generate(
+            batch[i : i + 1, -n:], cache_implementation="static", **kwargs | {"attention_mask": None}
+        )
+        assert torch.equal(static[i, -(n + 12) :], alone[0])
+
+
+def test_static_cache_decode_steps_match_the_dynamic_caches_logits(model, ids):
+    static = StaticCache(config=model.config, max_cache_len=ids.shape[1] + 8)
+    out_d, out_s = model(ids, use_cache=True), model(ids, cache=static, use_cache=True)
+    dynamic, token = out_d.cache, out_d.logits[:, -1:].argmax(-1)
+    for _ in range(8):
+        out_d = model(token, cache=dynamic, use_cache=True)
+        out_s = model(token, cache=static, use_cache=True)
+        torch.testing.assert_close(out_s.logits, out_d.logits, rtol=0, atol=1e-6)
+        token = out_d.logits[:, -1:].argmax(-1)
+    assert int(static.get_seq_length()) == dynamic.get_seq_length() == ids.shape[1] + 8
 
 
 def test_sampling_generate_runs_and_is_seeded(model, ids):

@@ -1,6 +1,7 @@
 """The `eval` and `generate` sections."""
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .checks import Problem, device_problems, non_negative, positive, require
 
@@ -67,6 +68,10 @@ class GenerateConfig:
     """Sample from the k most likely tokens."""
     top_p: float | None = None
     """Nucleus sampling threshold."""
+    cache: Literal["static", "dynamic"] = "static"
+    """The Transformer's KV cache: `static` (pre-allocated for prompt + max_new_tokens, written in place) or
+    `dynamic` (grown by concatenation, copying the whole cache every step). Same tokens either way; RetNet always
+    decodes from its recurrent state."""
     device: str = "auto"
     """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
 

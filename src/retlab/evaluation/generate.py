@@ -1,7 +1,7 @@
 """`retlab generate`: continue prompts with a trained model, streaming the text to the terminal.
 
 Decoding goes through the model's cache (use_cache=True): RetNet carries its recurrent state, O(1) work per new
-token; the Transformer its KV cache. Several prompts run as one left-padded batch. Sampling draws from torch's
+token; the Transformer its KV cache, pre-allocated (`generate.cache: static`) or grown step by step (`dynamic`). Several prompts run as one left-padded batch. Sampling draws from torch's
 RNG seeded with cfg.seed, so a seed reproduces the text. Prints time to first token and tokens/s at the end."""
 
 import sys
@@ -50,14 +50,19 @@ class TerminalStreamer(BaseStreamer):
             self.printed = len(text)
 
 
-def generation_kwargs(g, tokenizer) -> dict:
-    """Arguments of `model.generate` for the `generate` section (sampling knobs only when sampling)."""
+def generation_kwargs(g, tokenizer, model) -> dict:
+    """Arguments of `model.generate` for the `generate` section (sampling knobs only when sampling; the KV cache
+    kind only for models that decode from a KV cache)."""
     kwargs = dict(
         max_new_tokens=g.max_new_tokens,
         do_sample=g.do_sample,
         use_cache=True,
         pad_token_id=tokenizer.pad_token_id,
     )
+    if model._supports_default_dynamic_cache():  # False for RetNet: its cache is the recurrent state
+        # No auto-compilation of a static-cache decode on GPU: retlab's forward reads the cache length as a
+        # Python int, which would recompile every step.
+        kwargs |= dict(cache_implementation=g.cache, disable_compile=True)
     if g.do_sample:
         kwargs |= dict(temperature=g.temperature, top_k=g.top_k or 0, top_p=g.top_p or 1.0)
     return kwargs
@@ -113,7 +118,7 @@ def generate(cfg, out=None) -> dict:
     streamer = TerminalStreamer(tokenizer, echo, out)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    ids = model.generate(**batch, streamer=streamer, **generation_kwargs(g, tokenizer))  # (B, prompt + new)
+    ids = model.generate(**batch, streamer=streamer, **generation_kwargs(g, tokenizer, model))  # (B, prompt + new)
     seconds = time.perf_counter() - start
     new = ids[:, batch["input_ids"].shape[1] :]  # (B, new); finished rows are padded
     texts = tokenizer.batch_decode(new, skip_special_tokens=True)

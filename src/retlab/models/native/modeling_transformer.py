@@ -1,5 +1,9 @@
 """Transformer++ as a Hugging Face causal LM: RoPE, RMSNorm pre-norm, SwiGLU, no biases, SDPA, KV cache.
 
+Two KV caches decode it with the same outputs: transformers' `DynamicCache` (the default: concatenates each new
+key/value onto the cache, so every step copies the whole cache) and `StaticCache` (pre-allocated, written in place:
+`generate(..., cache_implementation="static")` or `model(ids, cache=StaticCache(config, max_cache_len=N))`).
+
 Reads top-down: rotary, masks, attention, block, model, causal LM head (norm, MLP and head are in `layers.py`).
 This file is copied next to exported checkpoints (trust_remote_code), so it imports only torch, transformers
 and its sibling files (relatively)."""
@@ -105,17 +109,20 @@ class TransformerAttention(nn.Module):
         self.v_proj = nn.Linear(d, d, bias=False)
         self.o_proj = nn.Linear(d, d, bias=False)
 
-    def forward(self, x, rotary=None, mask=None, cache: Cache | None = None) -> torch.Tensor:
+    def forward(
+        self, x, rotary=None, mask=None, cache: Cache | None = None, past_len: int = 0
+    ) -> torch.Tensor:
         B, T, _ = x.shape
         q, k, v = (
             p(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2) for p in self.qkv
         )  # (B, H, T, dh)
         if rotary is not None:
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
-        past_len = 0
         if cache is not None:
-            past_len = cache.get_seq_length(self.layer_idx)
-            k, v = cache.update(k, v, self.layer_idx)  # (B, H, past + T, dh)
+            # (B, H, past + T, dh); a pre-allocated cache returns all its slots, (B, H, capacity, dh): attend to
+            # the filled ones only (a view, no copy)
+            k, v = cache.update(k, v, self.layer_idx)
+            k, v = k[:, :, : past_len + T], v[:, :, : past_len + T]
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -143,8 +150,10 @@ class TransformerBlock(GradientCheckpointingLayer):
         self.mlp = GatedMLP(config.hidden_size, config.intermediate_size)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x, rotary=None, mask=None, cache: Cache | None = None, use_cache: bool = False):
-        x = x + self.drop(self.attn(self.input_norm(x), rotary=rotary, mask=mask, cache=cache))
+    def forward(self, x, rotary=None, mask=None, cache: Cache | None = None, past_len: int = 0):
+        x = x + self.drop(
+            self.attn(self.input_norm(x), rotary=rotary, mask=mask, cache=cache, past_len=past_len)
+        )
         return x + self.drop(self.mlp(self.post_norm(x)))
 
 
@@ -179,7 +188,7 @@ class TransformerModel(DecoderStack, TransformerPreTrainedModel):
         B, T, _ = x.shape
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
-        past_len = cache.get_seq_length() if cache is not None else 0
+        past_len = int(cache.get_seq_length()) if cache is not None else 0  # a StaticCache counts in a tensor
 
         key_mask = full_attention_mask(attention_mask, past_len, T)  # (B, past + T) or None
         if position_ids is None:
@@ -195,7 +204,7 @@ class TransformerModel(DecoderStack, TransformerPreTrainedModel):
             rotary = rotary_cos_sin(position_ids, self.config.head_dim, self.config.rope_theta, x.dtype)
         x = self.drop(x)
         for layer in self.layers:
-            x = layer(x, rotary=rotary, mask=mask, cache=cache, use_cache=bool(use_cache))
+            x = layer(x, rotary=rotary, mask=mask, cache=cache, past_len=past_len)
         return BaseModelOutputWithPast(last_hidden_state=self.norm(x), cache=cache)
 
 
@@ -203,3 +212,8 @@ class TransformerForCausalLM(CausalLMHead, TransformerPreTrainedModel, Generatio
     """Transformer++ language model (the head, forward and loss are `layers.CausalLMHead`'s)."""
 
     base_model_class = TransformerModel
+
+    def create_masks_for_generate(self, attention_mask=None, **kwargs):
+        """`generate` turns the 2-D padding mask into a 4-D one for pre-allocated caches; this model builds its
+        causal and padding mask (and the positions) from the 2-D mask itself, so it is passed on unchanged."""
+        return attention_mask
