@@ -118,7 +118,8 @@ def generate(cfg, out=None) -> dict:
     streamer = TerminalStreamer(tokenizer, echo, out)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    ids = model.generate(**batch, streamer=streamer, **generation_kwargs(g, tokenizer, model))  # (B, prompt + new)
+    kwargs = generation_kwargs(g, tokenizer, model)
+    ids = model.generate(**batch, streamer=streamer, **kwargs)  # (B, prompt + new)
     seconds = time.perf_counter() - start
     new = ids[:, batch["input_ids"].shape[1] :]  # (B, new); finished rows are padded
     texts = tokenizer.batch_decode(new, skip_special_tokens=True)
