@@ -19,8 +19,15 @@ def _val_losses(csv_path) -> list[float]:
     importlib.util.find_spec("retlab.models.native") is None, reason="RetNet model not available"
 )
 def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tmp_path, capsys):
+    bench = {
+        "bench.enabled": True,
+        "bench.contexts": [8, 16],
+        "bench.batch_sizes": [1],
+        "bench.gemm_size": 64,
+    }
+    bench |= {"bench.decode_steps": 3, "bench.warmup_steps": 1, "bench.prefill_rounds": 1}
     cfg = text_config(
-        shared_data, tmp_path, "e2e", compare=["retnet", "transformer"], **{"train.max_steps": 16}
+        shared_data, tmp_path, "e2e", compare=["retnet", "transformer"], **{"train.max_steps": 16}, **bench
     )
     results = run(cfg)
     root = tmp_path / "e2e"
@@ -48,10 +55,15 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     out = capsys.readouterr().out
     assert "| retnet |" in out and "| transformer |" in out
 
+    infer = (root / "bench" / "infer.json").read_bytes()
+    assert "trained:" in read_json(root / "bench" / "infer.json")["models"][0]["source"]
+
     stamp = (root / "transformer" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
     assert run(cfg) == results  # up to date: nothing retrained
     assert (root / "transformer" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
-    assert "up to date" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "up to date" in out and "bench infer: up to date" in out
+    assert (root / "bench" / "infer.json").read_bytes() == infer  # no benchmark figure changed
 
 
 def test_comparison_table_shows_mqar_accuracy_only_for_mqar():

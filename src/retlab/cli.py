@@ -58,15 +58,13 @@ COMMANDS: dict[str, Command] = {
     ),
     "bench infer": Command(
         "retlab.bench.infer:bench_infer",
-        "Decoding latency, throughput and memory versus context length.",
-        "plain",
-        "bench",
+        "Decoding speed and memory versus context: RetNet, Transformer with dynamic and static KV cache.",
+        saves="bench",
     ),
     "bench train": Command(
         "retlab.bench.train:bench_train",
         "Training-step speed and memory versus sequence length.",
-        "plain",
-        "bench",
+        saves="bench",
     ),
     "report": Command(
         "retlab.report.report:build_report",

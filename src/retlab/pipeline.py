@@ -36,7 +36,7 @@ def run(cfg, force: bool = False) -> dict:
 
     evaluation = optional_stage("evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force)
     if getattr(cfg.bench, "enabled", False):
-        optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg)
+        optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg, force=force)
     else:
         print("benchmarks: not enabled in this config (run `retlab bench infer` separately)")
     optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])

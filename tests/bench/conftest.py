@@ -21,6 +21,8 @@ def tiny_cfg(tmp_path_factory):
             "bench.batch_sizes": [1, 2],
             "bench.decode_steps": 3,
             "bench.warmup_steps": 1,
+            "bench.prefill_rounds": 1,
+            "bench.gemm_size": 128,
             "bench.train_seq_lens": [32, 64],
             "bench.train_steps": 1,
         }

@@ -6,6 +6,7 @@ import pytest
 
 from retlab.bench.flops import (
     decode_flops_per_token,
+    device_peak,
     mfu,
     mixing_flops_forward,
     peak_tflops,
@@ -87,6 +88,31 @@ def test_mfu_and_peaks():
     assert peak_tflops("NVIDIA H200", "bfloat16") == 989.4
     assert peak_tflops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.4
     assert peak_tflops("cpu (2 threads)", "float32") is None
+
+
+def test_float32_peak_follows_the_matmul_precision():
+    import torch
+
+    saved = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("highest")  # torch's default: no tensor cores for float32
+        assert peak_tflops("NVIDIA H100 80GB HBM3", "float32") == 66.9
+        assert peak_tflops("NVIDIA A100-SXM4-80GB", "float32") == 19.5
+        torch.set_float32_matmul_precision("high")  # TF32 tensor cores
+        assert peak_tflops("NVIDIA H100 80GB HBM3", "float32") == 494.7
+        assert peak_tflops("NVIDIA H100 PCIe", "float32") == 378.0
+    finally:
+        torch.set_float32_matmul_precision(saved)
+
+
+def test_cpu_peak_is_a_matmul_measured_on_the_benchmarks_threads():
+    import torch
+
+    peak = device_peak(torch.device("cpu"), torch.float32, gemm_size=128)
+    spread = peak["gemm_tflops"]
+    assert spread["n"] == 5 and spread["min"] <= spread["median"] <= spread["max"]
+    assert peak["tflops"] == spread["median"] > 0
+    assert "128x128 float32 matmul" in peak["source"] and "thread" in peak["source"]
 
 
 def test_memory_estimate_is_quadratic_only_for_the_parallel_form():

@@ -1,9 +1,11 @@
-"""Cache byte counting and per-block peak memory."""
+"""Exact state bytes of every cache kind, and the peak tensor memory of a piece of work."""
 
 import torch
 from transformers import DynamicCache
 
-from retlab.bench.memory import MIB, PeakMemory, cache_bytes
+from retlab.bench.memory import MIB, cache_bytes, peak_tensor_bytes
+
+CPU = torch.device("cpu")
 
 
 def test_cache_bytes_counts_each_tensor_once_through_any_nesting():
@@ -13,6 +15,7 @@ def test_cache_bytes_counts_each_tensor_once_through_any_nesting():
         def __init__(self):
             self.layers = [{"s": a, "again": a}, (b, None, 3)]
             self.step = 7
+            self.length = torch.tensor(5)  # integer bookkeeping, not cache content
 
     assert cache_bytes(State()) == 10 * 4 + 16 * 2
 
@@ -25,26 +28,28 @@ def test_cache_bytes_of_a_dynamic_cache():
     assert cache_bytes(cache) == 3 * 2 * k.numel() * 4
 
 
-def test_peak_memory_sees_a_freed_allocation_and_resets_between_blocks():
-    peak = PeakMemory(torch.device("cpu"))
-    with peak.measure():
-        x = torch.ones(64 * MIB // 4)  # 64 MiB, touched
-        del x
-    assert peak.peak_delta_bytes >= 60 * MIB
-    with peak.measure():
-        y = torch.ones(MIB // 4)
-        del y
-    assert peak.peak_delta_bytes < 16 * MIB  # the previous block's peak is not carried over
+def test_peak_follows_allocations_and_frees_in_order():
+    def work():
+        a = torch.ones(MIB)  # 4 MiB
+        b = torch.ones(2 * MIB)  # 8 MiB: 12 MiB held here
+        del a
+        c = torch.ones(MIB // 4)  # 1 MiB: 9 MiB held
+        return b.sum() + c.sum()
+
+    peak, result = peak_tensor_bytes(CPU, work)
+    assert peak == 12 * MIB  # the sums' small results come after `a` was freed
+    assert result.item() == 2 * MIB + MIB // 4
 
 
-def test_phases_keep_the_start_and_restart_the_peak():
-    peak = PeakMemory(torch.device("cpu"))
-    with peak.measure():
-        x = torch.ones(48 * MIB // 4)  # phase 1 peaks at 48 MiB, then frees it
-        del x
-        peak.phase()
-        kept = torch.ones(8 * MIB // 4)  # phase 2 holds 8 MiB
-    assert peak.phase_delta_bytes[0] >= 44 * MIB
-    assert 6 * MIB <= peak.phase_delta_bytes[1] < 24 * MIB
-    assert peak.peak_delta_bytes == peak.phase_delta_bytes[0]
-    del kept
+def test_peak_is_above_what_was_held_and_counts_frees_of_older_tensors():
+    held = [torch.ones(4 * MIB)]  # 16 MiB held before: not part of the peak
+
+    def replace_by_a_bigger_copy():  # what a DynamicCache does with its keys on every step
+        held[0] = torch.cat([held[0], torch.ones(MIB)])
+
+    peak, _ = peak_tensor_bytes(CPU, replace_by_a_bigger_copy)
+    assert (
+        20 * MIB <= peak < 25 * MIB
+    )  # the new 20 MiB copy (and the 4 MiB piece) while the old one still exists
+    peak, _ = peak_tensor_bytes(CPU, lambda: held[0].add_(1))  # in place: nothing new
+    assert peak < MIB

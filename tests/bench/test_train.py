@@ -1,9 +1,11 @@
-"""bench train: documented keys, RetNet in both training forms, FLOPs from the per-form formula, no MFU on CPU."""
+"""bench train: documented keys, RetNet in both training forms, timings interleaved per round with their spread,
+FLOPs from the per-form formula, MFU against the GEMM peak measured on the CPU."""
 
 import json
 
 import pytest
 
+from retlab.bench.timer import summarize
 from retlab.bench.train import bench_train
 from retlab.layout import RunLayout
 
@@ -14,9 +16,9 @@ POINT_KEYS = {
     "form",
     "seq_len",
     "step_s",
+    "step_s_rounds",
     "tokens_per_s",
     "peak_mem_mib",
-    "peak_mem_total_mib",
     "flops_per_token",
     "achieved_tflops",
     "mfu",
@@ -36,12 +38,16 @@ def test_json_has_every_variant_and_length(result):
     expected = ["retnet-parallel", "retnet-chunkwise", "transformer"]
     assert sorted({p["variant"] for p in res["points"]}) == sorted(expected)
     assert len(res["points"]) == len(expected) * 2
+    peak = res["peak"]
+    assert peak["tflops"] == peak["gemm_tflops"]["median"] > 0 and "measured" in peak["source"]
     for p in res["points"]:
         assert set(p) == POINT_KEYS
-        assert p["tokens_per_s"] == pytest.approx(p["seq_len"] / p["step_s"])  # batch size 1
-        assert p["mfu"] is None  # no known peak for a CPU
-        assert p["achieved_tflops"] == pytest.approx(p["flops_per_token"] * p["tokens_per_s"] / 1e12)
-    assert any("MFU: N/A" in n for n in res["notes"])
+        assert p["step_s"] == summarize(p["step_s_rounds"]) and p["step_s"]["n"] == 1
+        assert p["tokens_per_s"]["median"] == pytest.approx(p["seq_len"] / p["step_s"]["median"])  # batch 1
+        tflops = p["achieved_tflops"]["median"]
+        assert tflops == pytest.approx(p["flops_per_token"] * p["tokens_per_s"]["median"] / 1e12)
+        assert p["mfu"]["median"] == pytest.approx(tflops / peak["tflops"]) and p["peak_mem_mib"] > 0
+    assert not any("MFU: N/A" in n for n in res["notes"])
 
 
 def test_flops_follow_each_form(result):
@@ -53,6 +59,25 @@ def test_flops_follow_each_form(result):
     par = {p["seq_len"]: p["flops_per_token"] for p in res["points"] if p["variant"] == "retnet-parallel"}
     assert chunk[32] == chunk[64]  # chunk_size 16: linear-time training
     assert par[64] > par[32]
+
+
+def test_variants_take_turns_within_each_round(tiny_cfg, monkeypatch):
+    from retlab.bench import train as train_module
+
+    order = []
+    real = train_module.training_step
+
+    def watched(model, form, block, device, dtype):
+        step = real(model, form, block, device, dtype)
+        return lambda: (order.append((form, block.shape[1] - 1)), step())
+
+    monkeypatch.setattr(train_module, "training_step", watched)
+    cfg = tiny_cfg(
+        ARCHS, **{"bench.archs": list(ARCHS), "bench.train_seq_lens": [32], "bench.train_steps": 2}
+    )
+    bench_train(cfg)
+    timed = [form for form, _ in order[-6:]]  # two rounds of three variants, after the untimed steps
+    assert timed == ["parallel", "chunkwise", "attention", "chunkwise", "attention", "parallel"]
 
 
 def test_points_over_the_memory_budget_are_skipped(tiny_cfg):

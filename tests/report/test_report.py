@@ -86,6 +86,7 @@ def run_dir(tmp_path_factory):
         "bench.warmup_steps": 0,
         "bench.train_seq_lens": [16],
         "bench.train_steps": 1,
+        "bench.gemm_size": 128,
         "bench.archs": ["transformer"],
         "bench.use_trained": False,  # the fixture's best/ holds a config but no weights
     }
@@ -159,6 +160,8 @@ def test_tables_carry_the_run_contents(run_dir, report):
     assert "| lambada_openai/acc | 0.31 ± 0.02 | 0.31 ± 0.02 |" in markdown
     assert "France" not in markdown and "0.00034" in markdown  # energy_kwh summed from emissions.csv
     assert "| model.hidden_size | 32 |" in markdown
+    for decoder in ("transformer-dynamic", "transformer-static"):  # both KV caches, timings with their IQR
+        assert re.search(rf"\| {decoder} \| 1 \| 16 \| [\d.]+ \[[\d.]+-[\d.]+\] \|", markdown)
 
 
 def test_an_empty_run_reports_every_section_as_not_run(tmp_path):

@@ -20,18 +20,23 @@ Conventions (one multiply-add = 2 FLOPs; a training step = forward + backward = 
     - RetNet recurrent form (decoding): the state update and read, 4 * d * d_v / H per layer and token.
   A shared Transformer formula would charge RetNet 6 * L * T * d it never spends, giving impossible MFU."""
 
-from ..models.specs import spec_for
-
-PEAK_TFLOPS = {  # dense (no sparsity) peak of the device's tensor cores, by (name fragment, dtype)
+PEAK_TFLOPS = {  # dense (no sparsity) peak per GPU, by (name fragment, math): the first fragment found wins
     ("H200", "bfloat16"): 989.4,
     ("H100 SXM", "bfloat16"): 989.4,
     ("H100 NVL", "bfloat16"): 835.0,
     ("H100 PCIe", "bfloat16"): 756.0,
-    ("H100", "bfloat16"): 989.4,
+    ("H100", "bfloat16"): 989.4,  # "NVIDIA H100 80GB HBM3" is the SXM part
     ("A100", "bfloat16"): 312.0,
-    ("H200", "float32"): 494.7,  # TF32 tensor cores (torch's default matmul precision may not use them)
-    ("H100", "float32"): 494.7,
-    ("A100", "float32"): 156.0,
+    ("H200", "tf32"): 494.7,  # float32 matmuls on tensor cores (torch.set_float32_matmul_precision("high"))
+    ("H100 NVL", "tf32"): 417.5,
+    ("H100 PCIe", "tf32"): 378.0,
+    ("H100", "tf32"): 494.7,
+    ("A100", "tf32"): 156.0,
+    ("H200", "float32"): 66.9,  # float32 matmuls in full precision (torch's default, "highest")
+    ("H100 NVL", "float32"): 60.0,
+    ("H100 PCIe", "float32"): 51.2,
+    ("H100", "float32"): 66.9,
+    ("A100", "float32"): 19.5,
 }
 
 
@@ -63,8 +68,10 @@ def mixing_flops_forward(config, seq_len: int, form: str) -> float:
 
 
 def mixing_form(config) -> str:
-    """The form a full-sequence forward of `config` uses: `attention` or its retention mode."""
-    return spec_for(config).form(config)
+    """The form a full-sequence forward of `config` uses: `attention` or the RetNet retention mode."""
+    if "retnet" in config.model_type:
+        return getattr(config, "retention_mode", "chunkwise")
+    return "attention"
 
 
 def train_flops_per_token(config, seq_len: int, form: str | None = None) -> float:
@@ -76,7 +83,7 @@ def train_flops_per_token(config, seq_len: int, form: str | None = None) -> floa
 
 def decode_flops_per_token(config, context: int) -> float:
     """Forward FLOPs of generating one token after `context` tokens (KV cache or recurrent state)."""
-    form = "recurrent" if spec_for(config).mixer == "retention" else "attention"
+    form = "recurrent" if "retnet" in config.model_type else "attention"
     mixing = mixing_flops_forward(config, context, form)
     if form == "attention":
         mixing *= 2  # a new token attends to all `context` keys, not half of them on average
@@ -84,15 +91,43 @@ def decode_flops_per_token(config, context: int) -> float:
 
 
 def peak_tflops(device_name: str, dtype: str) -> float | None:
-    """The device's dense peak in TFLOP/s for `dtype`, or None when unknown (CPUs, unlisted GPUs)."""
+    """A GPU's dense peak in TFLOP/s for `dtype` from its spec sheet, or None when unknown (CPUs, unlisted GPUs).
+    float32 counts as TF32 when torch may use tensor cores for it (matmul precision other than "highest")."""
+    import torch
+
+    math = dtype
+    if dtype == "float32" and torch.get_float32_matmul_precision() != "highest":
+        math = "tf32"
     for (fragment, kind), value in PEAK_TFLOPS.items():
-        if fragment.lower() in device_name.lower() and kind == dtype:
+        if fragment.lower() in device_name.lower() and kind == math:
             return value
     return None
 
 
+def device_peak(device, dtype, gemm_size: int) -> dict:
+    """The peak FLOP/s that MFU is measured against, with where it comes from: a GPU's spec sheet, or on a CPU a
+    `gemm_size`-square matmul in `dtype` on the threads the benchmark uses, timed at its start (median of 5 after
+    one warm-up; its spread is kept). {"tflops", "source", "gemm_tflops" (measured spread or None)}."""
+    import torch
+
+    from .models import device_name
+    from .timer import summarize, time_rounds
+
+    name, dtype_name = device_name(device), str(dtype).removeprefix("torch.")
+    if device.type == "cuda":
+        value = peak_tflops(name, dtype_name)
+        source = f"spec sheet of {name}, {dtype_name}" if value else f"unknown for {name}, {dtype_name}"
+        return {"tflops": value, "source": source, "gemm_tflops": None}
+    a, b = (torch.randn(gemm_size, gemm_size, generator=torch.Generator().manual_seed(i)) for i in (0, 1))
+    a, b = a.to(device=device, dtype=dtype), b.to(device=device, dtype=dtype)
+    seconds = time_rounds({"gemm": lambda: a @ b}, rounds=5, warmup=1)["gemm"]
+    spread = summarize([2 * gemm_size**3 / s / 1e12 for s in seconds])
+    source = f"measured: {gemm_size}x{gemm_size} {dtype_name} matmul on {name}, median of {spread['n']}"
+    return {"tflops": spread["median"], "source": source, "gemm_tflops": spread}
+
+
 def mfu(flops_per_token: float, tokens_per_s: float, peak: float | None) -> float | None:
-    """Achieved FLOP/s as a fraction of the device's peak; None when the peak is unknown."""
+    """Achieved FLOP/s as a fraction of the device's peak in TFLOP/s; None when the peak is unknown."""
     if not peak:
         return None
     return flops_per_token * tokens_per_s / (peak * 1e12)

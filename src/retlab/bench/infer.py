@@ -1,96 +1,169 @@
-"""`retlab bench infer`: decoding speed and memory against context length, KV cache against recurrent state.
+"""`retlab bench infer`: decoding speed and memory against context length, RetNet's recurrent state against the
+Transformer's KV cache in both of its forms: `dynamic` (transformers' DynamicCache, grown by concatenation: every
+step copies the whole cache) and `static` (a pre-allocated StaticCache written in place).
 
-Each point prefills a real context (RetNet in its chunkwise form, the Transformer with SDPA), then decodes one
-token at a time through the cache (RetNet: recurrent state; Transformer: KV cache). Timings synchronise the GPU
-around each step and report the median over `decode_steps` after `warmup_steps` untimed steps."""
+At each (batch size, context) point:
+1. Prefill. Each architecture runs the context once untimed (warm-up; its peak tensor memory is measured), then
+   `prefill_rounds` timed rounds, interleaved across architectures. The Transformer's prefill fills a DynamicCache;
+   the static decoder gets a StaticCache holding the same keys and values (copied outside the clock).
+2. Decode. Each decoder's state is counted exactly (bytes of its tensors, checked against the formula); after
+   `warmup_steps` untimed rounds, one untimed step per decoder measures its working memory (peak tensor bytes above
+   the state it holds, the prefill's memory released); then `decode_steps` timed rounds, one step of every decoder
+   per round, in rotating order (bench/timer.py).
+3. Compare. RetNet's decode speed-up over the FASTER Transformer decoder at that point (by median), taken per round
+   and summarised; and per batch size the context from which RetNet decodes faster (bench/summary.py).
+Results are cached like every stage (bench/stage.py): re-running re-measures nothing unless `--force` or the
+settings, models, code or machine changed."""
 
-import statistics
-import time
+import datetime
+import gc
 
 import torch
 
 from ..layout import RunLayout
-from ..models.specs import SPECS
 from ..utils.files import atomic_write_json
-from .flops import decode_flops_per_token
-from .memory import MIB, PeakMemory, analytic_cache_bytes, cache_bytes, cache_dtype, memory_budget_bytes
-from .models import (
-    bench_archs,
-    bench_configs,
-    bench_device,
-    bench_dtype,
-    device_name,
-    instantiate,
+from .flops import decode_flops_per_token, device_peak, mfu, mixing_form
+from .machine import load_average, machine_description
+from .memory import (
+    MIB,
+    analytic_cache_bytes,
+    cache_bytes,
+    cache_dtype,
+    memory_budget_bytes,
+    peak_tensor_bytes,
 )
-from .table import text_table
+from .models import bench_archs, bench_configs, bench_device, bench_dtype, instantiate
+from .stage import bench_fingerprint, cached_result, mark_measured
+from .summary import comparisons, crossovers
+from .table import infer_tables
+from .timer import summarize, time_rounds
 
-COLUMNS = [
-    ("arch", "arch", ""),
-    ("batch_size", "batch", ""),
-    ("context", "context", ""),
-    ("prefill_s", "prefill s", ".3f"),
-    ("time_per_token_ms", "ms/token", ".2f"),
-    ("decode_tokens_per_s", "tokens/s", ".1f"),
-    ("prefill_peak_mem_mib", "prefill MiB", ".1f"),
-    ("decode_peak_mem_mib", "decode MiB", ".1f"),
-    ("cache_mib", "cache MiB", ".3f"),
-    ("cache_analytic_mib", "analytic MiB", ".3f"),
-]
+# retlab's TorchScale wrappers keep no cache: decoding would recompute the prefix, so they are not timed here.
+NO_CACHE_ARCHS = ("torchscale-retnet", "torchscale-transformer")
+KV_CACHES = ("dynamic", "static")
 
 
-def bench_infer(cfg) -> dict:
-    """Benchmark decoding for every arch, batch size and context; write `bench/infer.json` and plots."""
-    from .plots import bench_plots
-
+def bench_infer(cfg, force: bool = False) -> dict:
+    """Benchmark decoding for every decoder, batch size and context; write `bench/infer.json` and plots (or
+    return the stored result when it is up to date)."""
     device, dtype = bench_device(cfg), bench_dtype(cfg)
     archs = bench_archs(cfg)
-    no_cache = [a for a in archs if SPECS[a].cache == "none"]  # decoding would recompute the prefix
-    notes = [f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)" for a in no_cache]
-    archs = [a for a in archs if a not in no_cache]
-    max_len = max(cfg.bench.contexts) + cfg.bench.warmup_steps + cfg.bench.decode_steps + 1
+    notes = [
+        f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)"
+        for a in archs
+        if a in NO_CACHE_ARCHS
+    ]
+    archs = [a for a in archs if a not in NO_CACHE_ARCHS]
+    b = cfg.bench
+    max_len = max(b.contexts) + b.warmup_steps + b.decode_steps + 2
     models = bench_configs(cfg, archs, max_len)
-    budget = memory_budget_bytes(device, cfg.bench.memory_limit_gib)
+    out_dir = RunLayout.of(cfg).bench
+    settings = infer_settings(b)
+    machine = machine_description(device)
+    fp = bench_fingerprint("infer", settings, models, machine)
+    if (cached := cached_result(out_dir, "infer", fp, force)) is not None:
+        return show_cached(cached, out_dir)
 
-    points = []
-    for bench_model in models:
-        model = instantiate(bench_model, device, dtype, seed=cfg.seed).eval()
-        warm_up = min(cfg.bench.contexts)  # first-call allocations and kernel choices, not measured
-        infer_point(model, warm_up, 1, cfg.bench, device, budget)
-        for batch_size in cfg.bench.batch_sizes:
-            for context in cfg.bench.contexts:
-                point = {"arch": bench_model.arch, "batch_size": batch_size, "context": context}
-                try:
-                    point.update(infer_point(model, context, batch_size, cfg.bench, device, budget))
-                except torch.OutOfMemoryError:
-                    point["skipped"] = "out of memory"
-                    torch.cuda.empty_cache()
-                points.append(point)
-                print(progress(point), flush=True)
-        del model
+    started, load_start = utc_now(), load_average()
+    peak = device_peak(device, dtype, b.gemm_size)
+    print(f"[bench infer] peak for MFU: {peak['tflops']} TFLOP/s ({peak['source']})", flush=True)
+    budget = memory_budget_bytes(device, b.memory_limit_gib)
+    loaded = [(m, instantiate(m, device, dtype, seed=cfg.seed).eval()) for m in models]
+    decoders = [
+        {"name": name, "arch": m.arch, "cache": kind, "model": model}
+        for m, model in loaded
+        for name, kind in decoder_kinds(m.arch, m.config)
+    ]
+    point_at(loaded, decoders, min(b.contexts), 1, b, device, budget, peak)  # first-call costs, not measured
+
+    points, prefills = [], []
+    for batch_size in b.batch_sizes:
+        for context in b.contexts:
+            decoded, prefilled = point_at(loaded, decoders, context, batch_size, b, device, budget, peak)
+            points += decoded
+            prefills += prefilled
+            for p in decoded:
+                print(progress(p), flush=True)
+    del loaded, decoders
 
     result = {
         "kind": "infer",
-        "device": device_name(device),
-        "dtype": cfg.bench.dtype,
-        "settings": {"decode_steps": cfg.bench.decode_steps, "warmup_steps": cfg.bench.warmup_steps},
+        "format": "retlab bench infer v2",
+        "device": machine["device"],
+        "dtype": b.dtype,
+        "machine": machine,
+        "measured_at": started,
+        "load_average": {"start": load_start, "end": load_average()},
+        "peak": peak,
+        "settings": settings,
         "models": [model_summary(m) for m in models],
+        "decoders": [
+            {"decoder": name, "arch": m.arch, "cache": kind}
+            for m in models
+            for name, kind in decoder_kinds(m.arch, m.config)
+        ],
         "points": points,
+        "prefill": prefills,
         "notes": notes,
     }
-    out_dir = RunLayout.of(cfg).bench
+    result["comparisons"] = comparisons(result)
+    result["crossover"] = crossovers(result)
     atomic_write_json(out_dir / "infer.json", result)
+    mark_measured(out_dir, "infer", fp)
+    return show(result, out_dir)
+
+
+def infer_settings(b) -> dict:
+    """What the figures depend on besides the models and the machine (also the cache fingerprint's part)."""
+    return {
+        "contexts": list(b.contexts),
+        "batch_sizes": list(b.batch_sizes),
+        "decode_steps": b.decode_steps,
+        "warmup_steps": b.warmup_steps,
+        "prefill_rounds": b.prefill_rounds,
+        "dtype": b.dtype,
+        "gemm_size": b.gemm_size,
+        "memory_limit_gib": b.memory_limit_gib,
+    }
+
+
+def show(result: dict, out_dir) -> dict:
+    from .plots import bench_plots
+
+    result = dict(result)
     result["plots"] = [str(p) for p in bench_plots(result, out_dir)]
-    print(text_table(points, COLUMNS))
-    for note in notes:
+    print(infer_tables(result))
+    for note in result.get("notes", []):
         print(f"note: {note}")
     return result
 
 
-def progress(point: dict) -> str:
-    where = f"[bench infer] {point['arch']} batch {point['batch_size']} context {point['context']}"
-    if "skipped" in point:
-        return f"{where}: skipped ({point['skipped']})"
-    return f"{where}: {point['time_per_token_ms']:.2f} ms/token, cache {point['cache_mib']:.3f} MiB"
+def show_cached(result: dict, out_dir) -> dict:
+    """A stored result: printed again, plots drawn only where missing, nothing re-measured or rewritten."""
+    from .plots import bench_plots
+
+    print(
+        f"bench infer: up to date ({out_dir / 'infer.json'}, measured {result.get('measured_at')} on "
+        f"{result.get('device')}); --force re-measures"
+    )
+    result = dict(result)
+    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=True)]
+    print(infer_tables(result))
+    return result
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------------- decoders
+
+
+def decoder_kinds(arch: str, config) -> list[tuple[str, str]]:
+    """(decoder name, cache kind) of one architecture: RetNet's recurrent state, or a KV cache of each kind."""
+    if mixing_form(config) != "attention":
+        return [(arch, "recurrent")]
+    return [(f"{arch}-{kind}", kind) for kind in KV_CACHES]
 
 
 def model_summary(bench_model) -> dict:
@@ -110,63 +183,83 @@ def model_summary(bench_model) -> dict:
     }
 
 
-def infer_point(model, context: int, batch_size: int, bench, device, budget: int) -> dict:
-    """Prefill `context` random tokens for `batch_size` sequences, then time single-token decode steps."""
-    config = model.config
-    value_bytes = next(model.parameters()).element_size()
-    total_steps = bench.warmup_steps + bench.decode_steps
-    final_cache = analytic_cache_bytes(config, context + total_steps + 1, batch_size, value_bytes)
-    if final_cache > budget:
-        return {"skipped": f"cache of {final_cache / MIB:.0f} MiB exceeds the memory budget"}
+# ---------------------------------------------------------------------------------------------------- one point
+
+
+def point_at(loaded, decoders, context: int, batch_size: int, bench, device, budget: int, peak: dict):
+    """(decode points, prefill points) at one (batch size, context); every decoder and architecture measured
+    together, interleaved."""
+    where = {"batch_size": batch_size, "context": context}
+    capacity = context + bench.warmup_steps + 1 + bench.decode_steps  # tokens a static cache must hold
+    share = budget // max(len(decoders), 1)
+    skipped = {d["name"]: over_budget(d, capacity, batch_size, share) for d in decoders}
+    skipped = {name: why for name, why in skipped.items() if why}
+    live = [d for d in decoders if d["name"] not in skipped]
+    try:
+        prefilled, outputs = prefill_archs(
+            {d["arch"]: d["model"] for d in live}, context, batch_size, bench, device
+        )
+        states = {d["name"]: start_decoder(d, outputs[d["arch"]], context, capacity) for d in live}
+        del outputs  # the prefill's logits and activations: decoding holds only each decoder's state
+        gc.collect()
+        decoded = decode_all(states, bench, device)
+    except torch.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        skipped |= {d["name"]: "out of memory" for d in live}
+        prefilled, decoded = [], {}
+    points = []
+    for d in decoders:
+        point = {"decoder": d["name"], "arch": d["arch"], "cache": d["cache"], **where}
+        if d["name"] in skipped:
+            point["skipped"] = skipped[d["name"]]
+        else:
+            point.update(decode_figures(d["model"].config, decoded[d["name"]], context, batch_size, peak))
+        points.append(point)
+    return points, [{"arch": arch, **where, **figures} for arch, figures in prefilled]
+
+
+def over_budget(decoder: dict, capacity: int, batch_size: int, share: int) -> str | None:
+    model = decoder["model"]
+    need = analytic_cache_bytes(model.config, capacity, batch_size, next(model.parameters()).element_size())
+    if need > share:
+        return f"cache of {need / MIB:.0f} MiB exceeds its share of the memory budget ({share / MIB:.0f} MiB)"
+    return None
+
+
+def prefill_archs(archs: dict, context: int, batch_size: int, bench, device):
+    """([(arch, prefill figures)], {arch: the last prefill's output}): one untimed prefill per architecture that
+    measures its peak tensor memory, then `prefill_rounds` timed rounds, interleaved."""
+    vocab = min(m.config.vocab_size for m in archs.values())
     generator = torch.Generator().manual_seed(context * 1000 + batch_size)
-    ids = torch.randint(config.vocab_size, (batch_size, context), generator=generator).to(device)
+    ids = torch.randint(vocab, (batch_size, context), generator=generator).to(device)
+    outputs: dict = {}
 
-    peak = PeakMemory(device)
-    with torch.inference_mode(), peak.measure():
-        prefill_s, out = timed(device, prefill, model, ids)
-        cache = output_cache(out)
-        measured = cache_bytes(cache)  # before decoding grows it: the cache of exactly `context` tokens
-        next_ids = out.logits[:, -1:].argmax(-1)  # (B, 1)
-        dtype = cache_dtype(cache)  # a recurrent state may be kept in float32 under a bf16 model
-        analytic = analytic_cache_bytes(config, context, batch_size, dtype.itemsize if dtype else value_bytes)
-        del out  # the prefill's logits; decoding keeps only the cache
-        peak.phase()  # decoding's peak from here: the cache it holds plus one step's activations
-        step_s = []
-        for _ in range(total_steps):
-            seconds, out = timed(device, model, next_ids, cache=cache, use_cache=True)
-            cache, next_ids = output_cache(out), out.logits[:, -1:].argmax(-1)
-            step_s.append(seconds)
-        del out, cache
-    timed_steps = step_s[bench.warmup_steps :]
-    per_token = statistics.median(timed_steps)
-    return {
-        "prefill_s": prefill_s,
-        "prefill_tokens_per_s": batch_size * context / prefill_s,
-        "time_per_token_ms": 1e3 * per_token,
-        "time_per_token_mean_ms": 1e3 * statistics.fmean(timed_steps),
-        "decode_tokens_per_s": batch_size / per_token,
-        "peak_mem_mib": peak.peak_delta_bytes / MIB,
-        "prefill_peak_mem_mib": peak.phase_delta_bytes[0] / MIB,
-        "decode_peak_mem_mib": peak.phase_delta_bytes[1] / MIB,
-        "peak_mem_total_mib": peak.peak_bytes / MIB,
-        "cache_bytes": measured,
-        "cache_analytic_bytes": analytic,
-        "cache_mib": measured / MIB,
-        "cache_analytic_mib": analytic / MIB,
-        "cache_dtype": str(dtype).removeprefix("torch."),
-        "decode_flops_per_token": decode_flops_per_token(config, context),
-    }
+    def run(arch: str) -> None:
+        outputs[arch] = prefill(archs[arch], ids)
 
-
-def output_cache(out):
-    """The cache of a model output: `cache` in transformers >= 5.2x, `past_key_values` before."""
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else out.past_key_values
+    with torch.inference_mode():
+        memory = {arch: peak_tensor_bytes(device, lambda a=arch: prefill(archs[a], ids))[0] for arch in archs}
+        calls = {arch: (lambda a=arch: run(a)) for arch in archs}
+        seconds = time_rounds(
+            calls, bench.prefill_rounds, sync=sync_of(device), before=lambda a: outputs.pop(a, 0)
+        )
+    figures = [
+        (
+            arch,
+            {
+                "prefill_s": summarize(seconds[arch]),
+                "prefill_tokens_per_s": summarize([batch_size * context / s for s in seconds[arch]]),
+                "prefill_peak_mib": None if memory[arch] is None else memory[arch] / MIB,
+            },
+        )
+        for arch in archs
+    ]
+    return figures, outputs
 
 
 def prefill(model, ids: torch.Tensor):
-    """A full-context forward that returns the cache; RetNet runs its chunkwise form, logits only for the last
-    position (the full (B, T, V) logits would dominate memory and are not needed to decode)."""
+    """A full-context forward that returns the cache (a DynamicCache for the Transformer); RetNet runs its
+    chunkwise form; logits only for the last position (the full (B, T, V) logits would dominate memory)."""
     if hasattr(model.config, "retention_mode"):
         model.config.retention_mode = "chunkwise"
     try:
@@ -175,12 +268,102 @@ def prefill(model, ids: torch.Tensor):
         return model(ids, use_cache=True)
 
 
-def timed(device: torch.device, fn, *args, **kwargs):
-    """(seconds, result) of `fn(*args, **kwargs)`, with the GPU's queued work finished on both sides of the clock."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start, result
+def start_decoder(decoder: dict, out, context: int, capacity: int) -> dict:
+    """A decoder's state after the prefill: its cache, the tokens the cache is sized for, and the next input token
+    (the prefill's greedy choice). The static decoder gets a copy of the prefill's keys and values in a StaticCache
+    of `capacity` tokens; the dynamic one continues the prefill's DynamicCache itself."""
+    cache = output_cache(out)
+    tokens = context
+    if decoder["cache"] == "static":
+        cache, tokens = static_copy(decoder["model"].config, cache, capacity), capacity
+    return {
+        "model": decoder["model"],
+        "cache": cache,
+        "tokens": tokens,
+        "next": out.logits[:, -1:].argmax(-1),
+    }
+
+
+def static_copy(config, dynamic, capacity: int):
+    """A StaticCache of `capacity` tokens holding the keys and values of `dynamic`."""
+    from transformers import StaticCache
+
+    static = StaticCache(config=config, max_cache_len=capacity)
+    with torch.inference_mode():
+        for i, layer in enumerate(dynamic.layers):
+            static.update(layer.keys, layer.values, i)
+    return static
+
+
+def output_cache(out):
+    """The cache of a model output: `cache` in transformers >= 5.2x, `past_key_values` before."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def decode_all(states: dict, bench, device) -> dict:
+    """{decoder: {"state_bytes", "state_dtype", "state_tokens", "step_peak", "seconds"}}: each state counted, then
+    warm-up rounds, one untimed step each for its working memory, and the timed rounds."""
+    sync = sync_of(device)
+    measured = {
+        name: {
+            "state_bytes": cache_bytes(s["cache"]),
+            "state_dtype": cache_dtype(s["cache"]),
+            "state_tokens": s["tokens"],
+        }
+        for name, s in states.items()
+    }
+    steps = {name: (lambda s=s: decode_step(s)) for name, s in states.items()}
+    with torch.inference_mode():
+        if bench.warmup_steps:
+            time_rounds(steps, bench.warmup_steps, sync=sync)
+        for name, step in steps.items():
+            measured[name]["step_peak"] = peak_tensor_bytes(device, step)[0]
+        for name, seconds in time_rounds(steps, bench.decode_steps, sync=sync).items():
+            measured[name]["seconds"] = seconds
+    states.clear()
+    return measured
+
+
+def decode_step(state: dict) -> None:
+    """One token through the cache: the model reads only the new token; greedy choice of the next."""
+    out = state["model"](state["next"], cache=state["cache"], use_cache=True)
+    state["cache"], state["next"] = output_cache(out), out.logits[:, -1:].argmax(-1)
+
+
+def decode_figures(config, measured: dict, context: int, batch_size: int, peak: dict) -> dict:
+    """A decode point's figures: timings per round and their spread, MFU, the state's exact bytes and the
+    working memory of one step."""
+    seconds, dtype = measured["seconds"], measured["state_dtype"]
+    per_token_ms = [1e3 * s for s in seconds]
+    tokens_per_s = [batch_size / s for s in seconds]
+    flops = decode_flops_per_token(config, context)
+    analytic = analytic_cache_bytes(
+        config, measured["state_tokens"], batch_size, dtype.itemsize if dtype else 4
+    )
+    step_peak = measured["step_peak"]
+    return {
+        "time_per_token_ms": summarize(per_token_ms),
+        "time_per_token_ms_rounds": per_token_ms,
+        "decode_tokens_per_s": summarize(tokens_per_s),
+        "decode_flops_per_token": flops,
+        "mfu": summarize([mfu(flops, t, peak["tflops"]) for t in tokens_per_s]) if peak["tflops"] else None,
+        "state_bytes": measured["state_bytes"],
+        "state_analytic_bytes": analytic,
+        "state_mib": measured["state_bytes"] / MIB,
+        "state_tokens": measured["state_tokens"],
+        "state_dtype": str(dtype).removeprefix("torch."),
+        "decode_step_peak_mib": None if step_peak is None else step_peak / MIB,
+    }
+
+
+def sync_of(device):
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
+
+
+def progress(point: dict) -> str:
+    where = f"[bench infer] {point['decoder']} batch {point['batch_size']} context {point['context']}"
+    if "skipped" in point:
+        return f"{where}: skipped ({point['skipped']})"
+    t = point["time_per_token_ms"]
+    return f"{where}: {t['median']:.2f} ms/token (IQR {t['q1']:.2f}-{t['q3']:.2f}), state {point['state_mib']:.3f} MiB"

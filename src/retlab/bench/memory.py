@@ -1,35 +1,38 @@
-"""Memory: the bytes a cache holds (measured from its tensors and from a formula) and peak memory per point.
+"""Memory, in two separately named kinds:
 
-Peak memory on CPU is the process's resident set (RSS). Each point resets the kernel's high-water mark
-(`/proc/self/clear_refs`) and reports the peak above the RSS it started from, so points do not see each other's
-peaks. glibc would keep freed buffers resident and hide later allocations from the delta; a fixed mmap threshold
-makes large buffers go back to the kernel when freed. On CUDA the allocator's own peak counter is used."""
+* what a decoder keeps between tokens (its state): the bytes of the KV cache or recurrent state, counted exactly from
+  its tensors (`cache_bytes`) and from a formula (`analytic_cache_bytes`), which must agree;
+* what a piece of work needs while it runs: the peak tensor memory of one prefill or one decode step above what was
+  held before it (`peak_tensor_bytes`), measured at PyTorch's allocator, the same way on CPU and GPU."""
 
-import ctypes
-import gc
+import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from ..models.specs import spec_for
 
 MIB = 2**20
-_M_MMAP_THRESHOLD = -3  # mallopt parameter number (glibc malloc.h)
 
 
 # ---------------------------------------------------------------------------------------------------- cache size
 
 
 def cache_bytes(cache) -> int:
-    """Bytes of every distinct tensor reachable from `cache` (a DynamicCache, a recurrent-state object, or
-    nested lists/tuples/dicts of tensors)."""
+    """Bytes of every distinct floating-point tensor reachable from `cache` (a DynamicCache, a StaticCache, a
+    recurrent-state object, or nested lists/tuples/dicts of tensors): the cached keys, values or states; integer
+    bookkeeping such as a StaticCache's length counter is not cache content."""
     seen_objects: set[int] = set()
     seen_tensors: set[tuple[int, int]] = set()
     total = 0
     for t in _tensors(cache, seen_objects):
+        if not t.is_floating_point():
+            continue
         key = (t.data_ptr(), t.numel())
         if key not in seen_tensors:
             seen_tensors.add(key)
@@ -38,8 +41,8 @@ def cache_bytes(cache) -> int:
 
 
 def cache_dtype(cache) -> torch.dtype | None:
-    """The dtype of the cache's first tensor (None for an empty cache)."""
-    return next((t.dtype for t in _tensors(cache, set())), None)
+    """The dtype of the cache's first floating-point tensor (None for an empty cache)."""
+    return next((t.dtype for t in _tensors(cache, set()) if t.is_floating_point()), None)
 
 
 def _tensors(obj, seen: set[int], depth: int = 0) -> Iterator[torch.Tensor]:
@@ -85,78 +88,56 @@ def analytic_cache_bytes(config, context: int, batch_size: int, bytes_per_value:
 # ---------------------------------------------------------------------------------------------------- peak memory
 
 
-def rss_bytes() -> int:
-    return _status_kib("VmRSS") * 1024
+def peak_tensor_bytes(device: torch.device, fn: Callable[[], object]) -> tuple[int | None, object]:
+    """(peak, fn's result): the most bytes of tensor memory held at once while `fn()` ran, above what was held
+    when it started. Frees of tensors made before count too, so a decode step that replaces its cache by a grown
+    copy shows old and new only for as long as both exist. None where it cannot be measured.
 
-
-def _status_kib(key: str) -> int:
-    text = Path("/proc/self/status").read_text()
-    match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
-    return int(match.group(1)) if match else 0
-
-
-def _reset_rss_peak() -> bool:
+    CUDA: the caching allocator's peak counter. CPU: the profiler's allocation and free events, in order, summed
+    (the bytes PyTorch's allocator hands out, unlike the process's RSS, which the C library's caching and other
+    threads blur)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        result = fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - start, result
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _quiet_stderr():  # the profiler's C++ side announces every start and stop on stderr
+        prof.start()
     try:
-        Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
+        result = fn()
+    finally:
+        with _quiet_stderr():
+            prof.stop()
+    return _peak_of_memory_events(prof), result
 
 
-def _return_freed_memory() -> None:
-    gc.collect(1)  # young generations: cheap, and what a finished point leaves behind
+def _peak_of_memory_events(prof) -> int | None:
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)  # fixed threshold: big buffers are unmapped on free
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the delta may then under-count reused memory
-        pass
+        events = prof.profiler.kineto_results.events()
+    except AttributeError:  # a torch whose profiler keeps its raw events elsewhere
+        return None
+    live = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU:
+            live += e.nbytes()
+            peak = max(peak, live)
+    return peak
 
 
-class PeakMemory:
-    """Peak memory of a code block in bytes above the memory in use when it started, overall
-    (`peak_delta_bytes`, `peak_bytes` in total) and per phase: `phase()` closes one phase (its peak goes to
-    `phase_delta_bytes`) and restarts the peak counter, keeping the same starting point."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.peak_bytes = 0
-        self.peak_delta_bytes = 0
-        self.phase_delta_bytes: list[int] = []
-        self.exact = True  # False where the CPU peak could not be reset (the delta is then an upper bound)
-        self._start = 0
-
-    @contextmanager
-    def measure(self) -> Iterator["PeakMemory"]:
-        _return_freed_memory()
-        self._reset()
-        self._start = torch.cuda.memory_allocated(self.device) if self._cuda else rss_bytes()
-        self.phase_delta_bytes = []
-        yield self
-        self.phase()
-        self.peak_delta_bytes = max(self.phase_delta_bytes)
-        self.peak_bytes = self._start + self.peak_delta_bytes
-
-    def phase(self) -> None:
-        self.phase_delta_bytes.append(max(0, self._peak() - self._start))
-        self._reset()
-
-    @property
-    def _cuda(self) -> bool:
-        return self.device.type == "cuda"
-
-    def _reset(self) -> None:
-        if self._cuda:
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-        else:
-            self.exact = _reset_rss_peak() and self.exact
-
-    def _peak(self) -> int:
-        if self._cuda:
-            torch.cuda.synchronize(self.device)
-            return torch.cuda.max_memory_allocated(self.device)
-        return _status_kib("VmHWM") * 1024
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def memory_budget_bytes(device: torch.device, limit_gib: float | None) -> int:
@@ -166,10 +147,10 @@ def memory_budget_bytes(device: torch.device, limit_gib: float | None) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(0.9 * free)
-    return _meminfo_kib("MemAvailable") * 1024 // 2
+    return meminfo_kib("MemAvailable") * 1024 // 2
 
 
-def _meminfo_kib(key: str) -> int:
+def meminfo_kib(key: str) -> int:
     text = Path("/proc/meminfo").read_text()
     match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
     return int(match.group(1)) if match else 8 * 2**20

@@ -1,100 +1,137 @@
 """`retlab bench train`: training-step throughput and memory against sequence length, with FLOPs and MFU.
 
 Each variant (RetNet parallel and chunkwise, Transformer++, the TorchScale backends) is parameter-matched to
-`compare`'s first architecture; the variants take turns at each sequence length. A step is forward, loss, backward and an AdamW update on random tokens; one untimed step
-(it allocates the optimiser state) precedes `train_steps` timed ones, whose median is reported."""
+`compare`'s first architecture. A step is forward, loss, backward and an AdamW update on random tokens. At each
+sequence length every variant takes one untimed step (it allocates the optimiser state; its peak tensor memory is
+measured), then `train_steps` timed rounds, one step of every variant per round, interleaved (bench/timer.py):
+median and IQR over the rounds. MFU is against the device's peak: on a CPU a matmul timed at the start. Cached like
+every stage (bench/stage.py)."""
 
 import importlib.util
-import statistics
 
 import torch
 
+from ..errors import ConfigError
 from ..layout import RunLayout
 from ..models.loss import aligned_lm_loss
-from ..models.specs import SPECS, spec_for
 from ..utils.files import atomic_write_json
-from .flops import mfu, mixing_form, peak_tflops, train_flops_per_token
-from .infer import model_summary, timed
-from .memory import MIB, PeakMemory, memory_budget_bytes
-from .models import bench_archs, bench_configs, bench_device, bench_dtype, device_name, instantiate
-from .table import text_table
+from .flops import device_peak, mfu, mixing_form, train_flops_per_token
+from .infer import model_summary, sync_of, utc_now
+from .machine import load_average, machine_description
+from .memory import MIB, memory_budget_bytes, peak_tensor_bytes
+from .models import bench_archs, bench_configs, bench_device, bench_dtype, instantiate
+from .stage import bench_fingerprint, cached_result, mark_measured
+from .table import TRAIN, context_line, text_table
+from .timer import summarize, time_rounds
 
-COLUMNS = [
-    ("variant", "variant", ""),
-    ("seq_len", "seq len", ""),
-    ("step_s", "step s", ".3f"),
-    ("tokens_per_s", "tokens/s", ".1f"),
-    ("peak_mem_mib", "peak MiB", ".1f"),
-    ("flops_per_token", "GFLOP/token", ""),
-    ("achieved_tflops", "TFLOP/s", ".4f"),
-    ("mfu", "MFU", ".3f"),
-]
+TORCHSCALE_ARCHS = ("torchscale-retnet", "torchscale-transformer")
+QUADRATIC_FORMS = (
+    "attention",
+    "parallel",
+)  # forms whose activations grow with T^2 unless a fused kernel is used
 
 
-def bench_train(cfg) -> dict:
-    """Benchmark training steps for every variant and sequence length; write `bench/train.json` and plots."""
-    from .plots import bench_plots
-
+def bench_train(cfg, force: bool = False) -> dict:
+    """Benchmark training steps for every variant and sequence length; write `bench/train.json` and plots (or
+    return the stored result when it is up to date)."""
     device, dtype = bench_device(cfg), bench_dtype(cfg)
+    b = cfg.bench
+    if b.train_batch_size < 1:
+        raise ConfigError("bench.train_batch_size", f"must be >= 1, got {b.train_batch_size}", "e.g. 1")
     archs, notes = train_archs(cfg)
-    models = bench_configs(cfg, archs, max(cfg.bench.train_seq_lens))
-    peak = peak_tflops(device_name(device), cfg.bench.dtype) if device.type == "cuda" else None
-    if peak is None:
-        notes.append(f"MFU: N/A, the peak FLOP/s of {device_name(device)} in {cfg.bench.dtype} is not known")
-    budget = memory_budget_bytes(device, cfg.bench.memory_limit_gib)
+    models = bench_configs(cfg, archs, max(b.train_seq_lens))
+    out_dir = RunLayout.of(cfg).bench
+    settings = train_settings(b)
+    machine = machine_description(device)
+    fp = bench_fingerprint("train", settings, models, machine)
+    if (cached := cached_result(out_dir, "train", fp, force)) is not None:
+        print(
+            f"bench train: up to date ({out_dir / 'train.json'}, measured {cached.get('measured_at')} on "
+            f"{cached.get('device')}); --force re-measures"
+        )
+        return show(cached, out_dir, only_missing=True)
 
-    # Every model stays loaded and the variants take turns at each length, so that load from other processes
+    started, load_start = utc_now(), load_average()
+    peak = device_peak(device, dtype, b.gemm_size)
+    if peak["tflops"] is None:
+        notes.append(f"MFU: N/A, the peak FLOP/s of {machine['device']} in {b.dtype} is not known")
+    budget = memory_budget_bytes(device, b.memory_limit_gib)
+    # Every model stays loaded and the variants take turns within each round, so that load from other processes
     # on a shared machine falls on all of them alike rather than on whichever ran last.
     loaded = [(m, instantiate(m, device, torch.float32, seed=cfg.seed).train()) for m in models]
     runs = [(variant, form, m, model) for m, model in loaded for variant, form in variants(m)]
-    for _, form, _, model in runs:  # first-call allocations and kernel choices, not measured
-        set_form(model.config, form)
-        train_point(model, min(cfg.bench.train_seq_lens), cfg.bench, device, dtype, budget, peak)
+    points_at(runs, min(b.train_seq_lens), b, device, dtype, budget, peak)  # first-call costs, not measured
     points = []
-    for seq_len in cfg.bench.train_seq_lens:
-        for variant, form, bench_model, model in runs:
-            set_form(model.config, form)
-            point = {"variant": variant, "arch": bench_model.arch, "form": form, "seq_len": seq_len}
-            point.update(train_point(model, seq_len, cfg.bench, device, dtype, budget, peak))
+    for seq_len in b.train_seq_lens:
+        for point in points_at(runs, seq_len, b, device, dtype, budget, peak):
             points.append(point)
             print(progress(point), flush=True)
     del loaded, runs
 
     result = {
         "kind": "train",
-        "device": device_name(device),
-        "dtype": cfg.bench.dtype,
-        "peak_tflops": peak,
-        "settings": {"batch_size": cfg.bench.train_batch_size, "train_steps": cfg.bench.train_steps},
+        "format": "retlab bench train v2",
+        "device": machine["device"],
+        "dtype": b.dtype,
+        "machine": machine,
+        "measured_at": started,
+        "load_average": {"start": load_start, "end": load_average()},
+        "peak": peak,
+        "peak_tflops": peak["tflops"],
+        "settings": settings,
         "models": [model_summary(m) for m in models],
         "points": points,
         "notes": notes,
     }
-    out_dir = RunLayout.of(cfg).bench
     atomic_write_json(out_dir / "train.json", result)
-    result["plots"] = [str(p) for p in bench_plots(result, out_dir)]
-    print(train_table(points))
-    for note in notes:
+    mark_measured(out_dir, "train", fp)
+    return show(result, out_dir)
+
+
+def train_settings(b) -> dict:
+    """What the figures depend on besides the models and the machine (also the cache fingerprint's part)."""
+    return {
+        "seq_lens": list(b.train_seq_lens),
+        "batch_size": b.train_batch_size,
+        "train_steps": b.train_steps,
+        "archs": list(b.archs),
+        "dtype": b.dtype,
+        "gemm_size": b.gemm_size,
+        "memory_limit_gib": b.memory_limit_gib,
+    }
+
+
+def show(result: dict, out_dir, only_missing: bool = False) -> dict:
+    from .plots import bench_plots
+
+    result = dict(result)
+    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=only_missing)]
+    print(text_table(result["points"], TRAIN))
+    print(context_line(result))
+    for note in result.get("notes", []):
         print(f"note: {note}")
     return result
 
 
 def train_archs(cfg) -> tuple[list[str], list[str]]:
-    """`bench.archs`, else `compare` plus the reference implementations (the TorchScale backends); an arch
-    whose optional package is missing is skipped with a note."""
+    """`bench.archs`, else `compare` plus the TorchScale backends (when torchscale is installed)."""
     archs = bench_archs(cfg)
     if not cfg.bench.archs:
-        archs += [name for name, spec in SPECS.items() if spec.bench_train_default and name not in archs]
-    missing = {a: SPECS[a].requires for a in archs if SPECS[a].requires}
-    missing = {a: pkg for a, pkg in missing.items() if importlib.util.find_spec(pkg) is None}
-    notes = [f"{a}: skipped, {pkg} is not installed" for a, pkg in missing.items()]
-    return [a for a in archs if a not in missing], notes
+        archs += [a for a in TORCHSCALE_ARCHS if a not in archs]
+    notes = []
+    if importlib.util.find_spec("torchscale") is None:
+        notes += [f"{a}: skipped, torchscale is not installed" for a in archs if a in TORCHSCALE_ARCHS]
+        archs = [a for a in archs if a not in TORCHSCALE_ARCHS]
+    return archs, notes
 
 
 def variants(bench_model) -> list[tuple[str, str]]:
-    """(label, form): each of the forms the arch's spec names for training benchmarks, else its own form."""
-    forms = SPECS[bench_model.arch].bench_train_forms or (mixing_form(bench_model.config),)
-    return [(bench_model.arch if f == "attention" else f"{bench_model.arch}-{f}", f) for f in forms]
+    """(label, form): native RetNet in both training forms, every other arch in its own form."""
+    if bench_model.arch == "retnet":
+        return [("retnet-parallel", "parallel"), ("retnet-chunkwise", "chunkwise")]
+    form = mixing_form(bench_model.config)
+    label = bench_model.arch if form == "attention" else f"{bench_model.arch}-{form}"
+    return [(label, form)]
 
 
 def set_form(config, form: str) -> None:
@@ -102,47 +139,64 @@ def set_form(config, form: str) -> None:
         config.retention_mode = form
 
 
-def train_point(model, seq_len: int, bench, device, dtype, budget: int, peak: float | None) -> dict:
-    config = model.config
-    form = mixing_form(config)
-    estimate = estimate_step_bytes(config, bench.train_batch_size, seq_len, form)
-    if estimate > budget:
-        return {"skipped": f"estimated {estimate / 2**30:.1f} GiB exceeds the memory budget"}
+def points_at(runs, seq_len: int, bench, device, dtype, budget: int, peak: dict) -> list[dict]:
+    """Every variant at one sequence length: an untimed step each (optimiser state; its peak tensor memory), then
+    `train_steps` timed rounds, interleaved."""
     generator = torch.Generator().manual_seed(seq_len)
-    block = torch.randint(config.vocab_size, (bench.train_batch_size, seq_len + 1), generator=generator)
-    ids, labels = (
-        block[:, :-1].to(device),
-        block[:, 1:].to(device),
-    )  # aligned pairs, as the data pipeline yields
+    steps, memory, points = {}, {}, {}
+    for variant, form, bench_model, model in runs:
+        point = {"variant": variant, "arch": bench_model.arch, "form": form, "seq_len": seq_len}
+        points[variant] = point
+        estimate = estimate_step_bytes(model.config, bench.train_batch_size, seq_len, form)
+        if estimate > budget:
+            point["skipped"] = f"estimated {estimate / 2**30:.1f} GiB exceeds the memory budget"
+            continue
+        vocab = model.config.vocab_size
+        block = torch.randint(vocab, (bench.train_batch_size, seq_len + 1), generator=generator).to(device)
+        steps[variant] = training_step(model, form, block, device, dtype)
+        try:
+            memory[variant] = peak_tensor_bytes(device, steps[variant])[0]
+        except torch.OutOfMemoryError:
+            del steps[variant]
+            torch.cuda.empty_cache()  # give the next variant the memory back
+            point["skipped"] = "out of memory"
+    seconds = time_rounds(steps, bench.train_steps, sync=sync_of(device)) if steps else {}
+    for variant, taken in seconds.items():
+        points[variant].update(train_figures(runs, variant, taken, memory[variant], bench, seq_len, peak))
+    return list(points.values())
+
+
+def training_step(model, form: str, block: torch.Tensor, device, dtype):
+    """One step of `model` in `form` on `block` (aligned input/label pairs, as the data pipeline yields)."""
+    ids, labels = block[:, :-1], block[:, 1:]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step():
+        set_form(model.config, form)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
             loss = aligned_lm_loss(model(ids).logits, labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    memory = PeakMemory(device)
-    try:
-        with memory.measure():
-            step_s = [timed(device, step)[0] for _ in range(1 + bench.train_steps)][1:]
-    except torch.OutOfMemoryError:
-        optimizer.zero_grad(set_to_none=True)
-        del optimizer
-        torch.cuda.empty_cache()  # give the next variant the memory back
-        return {"skipped": "out of memory"}
-    seconds = statistics.median(step_s)
-    tokens_per_s = bench.train_batch_size * seq_len / seconds
+    return step
+
+
+def train_figures(
+    runs, variant: str, seconds: list[float], memory: int | None, bench, seq_len: int, peak
+) -> dict:
+    (config, form) = next((model.config, form) for v, form, _, model in runs if v == variant)
+    tokens = bench.train_batch_size * seq_len
+    tokens_per_s = [tokens / s for s in seconds]
     flops = train_flops_per_token(config, seq_len, form)
     return {
-        "step_s": seconds,
-        "tokens_per_s": tokens_per_s,
-        "peak_mem_mib": memory.peak_delta_bytes / MIB,
-        "peak_mem_total_mib": memory.peak_bytes / MIB,
+        "step_s": summarize(seconds),
+        "step_s_rounds": seconds,
+        "tokens_per_s": summarize(tokens_per_s),
+        "peak_mem_mib": None if memory is None else memory / MIB,
         "flops_per_token": flops,
-        "achieved_tflops": flops * tokens_per_s / 1e12,
-        "mfu": mfu(flops, tokens_per_s, peak),
+        "achieved_tflops": summarize([flops * t / 1e12 for t in tokens_per_s]),
+        "mfu": summarize([mfu(flops, t, peak["tflops"]) for t in tokens_per_s]) if peak["tflops"] else None,
     }
 
 
@@ -167,7 +221,7 @@ def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int
         )
     )
     quadratic = 0
-    if form in spec_for(config).score_matrix_forms:
+    if form == "parallel" or (form == "attention" and "torchscale" in config.model_type):
         quadratic = 4 * batch_size * config.num_hidden_layers * config.num_heads * seq_len**2 * value_bytes
     return state + linear + quadratic
 
@@ -175,15 +229,8 @@ def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int
 def progress(point: dict) -> str:
     if "skipped" in point:
         return f"[bench train] {point['variant']} seq {point['seq_len']}: skipped ({point['skipped']})"
+    t = point["tokens_per_s"]
     return (
-        f"[bench train] {point['variant']} seq {point['seq_len']}: {point['tokens_per_s']:.1f} tokens/s, "
-        f"peak {point['peak_mem_mib']:.1f} MiB"
+        f"[bench train] {point['variant']} seq {point['seq_len']}: {t['median']:.1f} tokens/s "
+        f"(IQR {t['q1']:.1f}-{t['q3']:.1f}), peak {point['peak_mem_mib'] or 0:.1f} MiB"
     )
-
-
-def train_table(points: list[dict]) -> str:
-    rows = [
-        {**p, "flops_per_token": f"{p['flops_per_token'] / 1e9:.4f}" if "flops_per_token" in p else None}
-        for p in points
-    ]
-    return text_table(rows, COLUMNS)

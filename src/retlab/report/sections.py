@@ -4,8 +4,9 @@ PNGs are written into the report folder and linked by relative path. A missing p
 import re
 from pathlib import Path
 
+from ..bench import table as bench_table
 from ..bench.plots import bench_plots
-from ..bench.summary import infer_headline, train_headline
+from ..bench.summary import train_headline
 from .plots import bar_chart, loss_curves, position_loss_plot
 from .runs import Run
 
@@ -45,29 +46,6 @@ METRIC_ORDER = (
     "tokens",
 )
 NOT_RUN = "_Not run: {what}._"
-INFER_TABLE = {  # key -> column header
-    "arch": "arch",
-    "batch_size": "batch",
-    "context": "context",
-    "prefill_s": "prefill s",
-    "time_per_token_ms": "ms/token",
-    "decode_tokens_per_s": "tokens/s",
-    "prefill_peak_mem_mib": "prefill MiB",
-    "decode_peak_mem_mib": "decode MiB",
-    "cache_mib": "cache MiB",
-    "cache_analytic_mib": "analytic MiB",
-}
-TRAIN_TABLE = {
-    "variant": "variant",
-    "seq_len": "seq len",
-    "tokens_per_s": "tokens/s",
-    "peak_mem_mib": "peak MiB",
-    "flops_per_token": "FLOP/token",
-    "achieved_tflops": "TFLOP/s",
-    "mfu": "MFU",
-}
-
-
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
@@ -286,9 +264,9 @@ def bench_section(runs: list[Run], out_dir: Path, kind: str) -> str:
         folder = out_dir / run.name if len(runs) > 1 else out_dir
         if len(runs) > 1:
             md += [f"### {run.name}", ""]
-        md += [f"Device: {result.get('device')}, dtype {result.get('dtype')}.", ""]
+        md += [bench_table.context_line(result) + ".", ""]
         md += [bench_summary(result), ""]
-        md += [f"- {key}: {fmt(value)}" for key, value in headline(result).items()] + [""]
+        md += [f"- {line}" for line in headline(result)] + [""]
         md += [f"- {note}" for note in result.get("notes", [])] + [""]
         md += [image(p, out_dir, p.stem.replace("_", " ")) for p in bench_plots(result, folder)] + [""]
     if not any_result:
@@ -296,17 +274,35 @@ def bench_section(runs: list[Run], out_dir: Path, kind: str) -> str:
     return "\n".join(md)
 
 
-def headline(result: dict) -> dict:
+def headline(result: dict) -> list[str]:
+    """Sentences: RetNet's crossover per batch size; training speed ratios with their IQR."""
     if result["kind"] == "infer":
-        return {k: v for k, v in infer_headline(result).items() if "/" in k or "over" in k}
-    return train_headline(result)
+        return [f"batch {x['batch_size']}: {x['text']}" for x in result.get("crossover", [])]
+    ratios = train_headline(result)
+    return [
+        f"{key.replace('_over_', ' / ').replace('@', ' at ')}: {value:.2f} "
+        f"[{ratios[key.replace('@', '_iqr@')][0]:.2f}-{ratios[key.replace('@', '_iqr@')][1]:.2f}]"
+        for key, value in ratios.items()
+        if "_iqr@" not in key
+    ]
 
 
 def bench_summary(result: dict) -> str:
+    """The result's tables (the same columns `retlab bench` prints) and its skipped points."""
     points = [p for p in result["points"] if "skipped" not in p]
-    columns = INFER_TABLE if result["kind"] == "infer" else TRAIN_TABLE
+    if result["kind"] == "infer":
+        tables = [md_table(*bench_table.cells(points, bench_table.INFER_DECODE))]
+        headers, body = bench_table.comparison_rows(result)
+        if body:
+            tables.append(
+                "Decode speed-up per interleaved round, median [IQR]:\n\n" + md_table(headers, body)
+            )
+        if result.get("prefill"):
+            tables.append(md_table(*bench_table.cells(result["prefill"], bench_table.INFER_PREFILL)))
+    else:
+        tables = [md_table(*bench_table.cells(points, bench_table.TRAIN))]
+    table = "\n\n".join(tables)
     skipped = [p for p in result["points"] if "skipped" in p]
-    table = md_table(list(columns.values()), [[p.get(k) for k in columns] for p in points])
     if skipped:
         table += "\n\nSkipped: " + "; ".join(f"{_point_name(p)} ({p['skipped']})" for p in skipped)
     return table
@@ -314,7 +310,7 @@ def bench_summary(result: dict) -> str:
 
 def _point_name(p: dict) -> str:
     if "context" in p:
-        return f"{p['arch']} batch {p['batch_size']} context {p['context']}"
+        return f"{p.get('decoder', p['arch'])} batch {p['batch_size']} context {p['context']}"
     return f"{p['variant']} seq {p['seq_len']}"
 
 

@@ -24,8 +24,10 @@ def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def is_up_to_date(out_dir: str | Path, fp: str) -> bool:
-    stamp = Path(out_dir) / STAMP
+def is_up_to_date(out_dir: str | Path, fp: str, name: str = STAMP) -> bool:
+    """Whether the stamp `name` in `out_dir` records fingerprint `fp` (several stages may share a folder, each
+    with its own stamp)."""
+    stamp = Path(out_dir) / name
     if not stamp.is_file():
         return False
     try:
@@ -34,8 +36,8 @@ def is_up_to_date(out_dir: str | Path, fp: str) -> bool:
         return False
 
 
-def mark_done(out_dir: str | Path, fp: str, **info: Any) -> None:
-    atomic_write_json(Path(out_dir) / STAMP, {"fingerprint": fp, **info})
+def mark_done(out_dir: str | Path, fp: str, name: str = STAMP, **info: Any) -> None:
+    atomic_write_json(Path(out_dir) / name, {"fingerprint": fp, **info})
 
 
 def stamp_info(out_dir: str | Path) -> dict:
