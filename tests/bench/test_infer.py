@@ -81,7 +81,7 @@ def test_kv_caches_grow_with_context_and_batch_and_the_static_one_holds_its_capa
     assert dynamic[1, 64]["state_bytes"] == 2 * dynamic[1, 32]["state_bytes"]
     assert dynamic[2, 32]["state_bytes"] == 2 * dynamic[1, 32]["state_bytes"]
     assert dynamic[1, 32]["state_bytes"] == 2 * 2 * 32 * 32 * 4  # 2 (K and V) * L * T * d * 4 bytes
-    capacity = 32 + cfg.bench.warmup_steps + 1 + cfg.bench.decode_steps
+    capacity = 32 + cfg.bench.warmup_steps + 2 + cfg.bench.decode_steps
     assert static[1, 32]["state_tokens"] == capacity
     assert static[1, 32]["state_bytes"] == 2 * 2 * capacity * 32 * 4
 
@@ -103,7 +103,7 @@ def test_step_memory_is_measured_after_the_prefill_and_shows_the_dynamic_caches_
     assert retnet[1, 32]["decode_step_peak_mib"] == retnet[1, 64]["decode_step_peak_mib"]
     for where, d in dynamic.items():
         one_layer_keys = d["state_bytes"] / (2 * 2) / 2**20  # concatenation copies each layer's keys whole
-        assert d["decode_step_peak_mib"] >= one_layer_keys
+        assert one_layer_keys <= d["decode_step_peak_mib"] < d["state_mib"]  # one copy at a time, not all
         assert static[where]["decode_step_peak_mib"] < d["decode_step_peak_mib"]  # written in place, no copy
 
 

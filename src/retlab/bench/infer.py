@@ -7,9 +7,9 @@ At each (batch size, context) point:
    `prefill_rounds` timed rounds, interleaved across architectures. The Transformer's prefill fills a DynamicCache;
    the static decoder gets a StaticCache holding the same keys and values (copied outside the clock).
 2. Decode. Each decoder's state is counted exactly (bytes of its tensors, checked against the formula); after
-   `warmup_steps` untimed rounds, one untimed step per decoder measures its working memory (peak tensor bytes above
-   the state it holds, the prefill's memory released); then `decode_steps` timed rounds, one step of every decoder
-   per round, in rotating order (bench/timer.py).
+   `warmup_steps` untimed rounds, two untimed steps per decoder measure its working memory (the second step's peak
+   tensor bytes above the state it holds, the prefill's memory released); then `decode_steps` timed rounds, one
+   step of every decoder per round, in rotating order (bench/timer.py).
 3. Compare. RetNet's decode speed-up over the FASTER Transformer decoder at that point (by median), taken per round
    and summarised; and per batch size the context from which RetNet decodes faster (bench/summary.py).
 Results are cached like every stage (bench/stage.py): re-running re-measures nothing unless `--force` or the
@@ -55,7 +55,7 @@ def bench_infer(cfg, force: bool = False) -> dict:
     ]
     archs = [a for a in archs if a not in NO_CACHE_ARCHS]
     b = cfg.bench
-    max_len = max(b.contexts) + b.warmup_steps + b.decode_steps + 2
+    max_len = max(b.contexts) + b.warmup_steps + b.decode_steps + 3
     models = bench_configs(cfg, archs, max_len)
     out_dir = RunLayout.of(cfg).bench
     settings = infer_settings(b)
@@ -190,7 +190,7 @@ def point_at(loaded, decoders, context: int, batch_size: int, bench, device, bud
     """(decode points, prefill points) at one (batch size, context); every decoder and architecture measured
     together, interleaved."""
     where = {"batch_size": batch_size, "context": context}
-    capacity = context + bench.warmup_steps + 1 + bench.decode_steps  # tokens a static cache must hold
+    capacity = context + bench.warmup_steps + 2 + bench.decode_steps  # tokens a static cache must hold
     share = budget // max(len(decoders), 1)
     skipped = {d["name"]: over_budget(d, capacity, batch_size, share) for d in decoders}
     skipped = {name: why for name, why in skipped.items() if why}
@@ -317,8 +317,11 @@ def decode_all(states: dict, bench, device) -> dict:
     with torch.inference_mode():
         if bench.warmup_steps:
             time_rounds(steps, bench.warmup_steps, sync=sync)
-        for name, step in steps.items():
-            measured[name]["step_peak"] = peak_tensor_bytes(device, step)[0]
+        for (
+            name,
+            step,
+        ) in steps.items():  # one more step first: its tensors are the ones the measured step frees
+            measured[name]["step_peak"] = peak_tensor_bytes(device, step, before=step)[0]
         for name, seconds in time_rounds(steps, bench.decode_steps, sync=sync).items():
             measured[name]["seconds"] = seconds
     states.clear()
@@ -355,6 +358,43 @@ def decode_figures(config, measured: dict, context: int, batch_size: int, peak: 
         "state_dtype": str(dtype).removeprefix("torch."),
         "decode_step_peak_mib": None if step_peak is None else step_peak / MIB,
     }
+
+
+def profile_decode(cfg, decoder: str, context: int, steps: int = 16) -> str:
+    """torch.profiler's table of `steps` decode steps of one decoder at `context` (batch 1, after 4 warm-up steps):
+    where a step's time goes, e.g. the dynamic cache's `aten::cat` copies, with that op's share of the total."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from ..errors import ConfigError
+
+    device, dtype = bench_device(cfg), bench_dtype(cfg)
+    archs = [a for a in bench_archs(cfg) if a not in NO_CACHE_ARCHS]
+    models = bench_configs(cfg, archs, context + steps + 8)
+    found = [(m, kind) for m in models for name, kind in decoder_kinds(m.arch, m.config) if name == decoder]
+    if not found:
+        names = [name for m in models for name, _ in decoder_kinds(m.arch, m.config)]
+        raise ConfigError("--profile", f"unknown decoder {decoder!r}", f"use one of {', '.join(names)}")
+    ((bench_model, kind),) = found
+    model = instantiate(bench_model, device, dtype, seed=cfg.seed).eval()
+    ids = torch.randint(model.config.vocab_size, (1, context), generator=torch.Generator().manual_seed(0))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch.inference_mode():
+        state = start_decoder(
+            {"model": model, "cache": kind}, prefill(model, ids.to(device)), context, context + steps + 8
+        )
+        for _ in range(4):
+            decode_step(state)
+        with profile(activities=activities) as prof:
+            for _ in range(steps):
+                decode_step(state)
+    averages = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in averages)
+    cat = sum(e.self_cpu_time_total for e in averages if e.key == "aten::cat")
+    head = (
+        f"{decoder}, context {context}, batch 1, {steps} decode steps on {machine_description(device)['device']}: "
+        f"{total / steps / 1e3:.2f} ms of self CPU time per step, aten::cat {cat / max(total, 1):.1%} of it"
+    )
+    return head + "\n" + averages.table(sort_by="self_cpu_time_total", row_limit=12)
 
 
 def sync_of(device):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from torch.profiler import ProfilerActivity, profile
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from ..models.specs import spec_for
 
@@ -88,15 +88,20 @@ def analytic_cache_bytes(config, context: int, batch_size: int, bytes_per_value:
 # ---------------------------------------------------------------------------------------------------- peak memory
 
 
-def peak_tensor_bytes(device: torch.device, fn: Callable[[], object]) -> tuple[int | None, object]:
+def peak_tensor_bytes(
+    device: torch.device, fn: Callable[[], object], before: Callable[[], object] | None = None
+) -> tuple[int | None, object]:
     """(peak, fn's result): the most bytes of tensor memory held at once while `fn()` ran, above what was held
-    when it started. Frees of tensors made before count too, so a decode step that replaces its cache by a grown
-    copy shows old and new only for as long as both exist. None where it cannot be measured.
+    when it started; frees count, so a decode step that replaces its cache by a grown copy shows old and new only
+    for as long as both exist. None where it cannot be measured.
 
     CUDA: the caching allocator's peak counter. CPU: the profiler's allocation and free events, in order, summed
     (the bytes PyTorch's allocator hands out, unlike the process's RSS, which the C library's caching and other
-    threads blur)."""
+    threads blur). The CPU profiler does not see the free of a tensor allocated before it started, so `before`
+    (e.g. one more of the same step) runs first inside the recording: what it allocates and `fn` frees counts."""
     if device.type == "cuda":
+        if before:
+            before()
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         start = torch.cuda.memory_allocated(device)
@@ -107,23 +112,41 @@ def peak_tensor_bytes(device: torch.device, fn: Callable[[], object]) -> tuple[i
     with _quiet_stderr():  # the profiler's C++ side announces every start and stop on stderr
         prof.start()
     try:
-        result = fn()
+        if before:
+            with _quiet_stderr():  # and warns when it sees the free of a tensor older than itself
+                before()
+        with record_function(_MEASURED):
+            result = fn()
     finally:
         with _quiet_stderr():
             prof.stop()
     return _peak_of_memory_events(prof), result
 
 
+_MEASURED = "retlab.bench.measured"
+
+
 def _peak_of_memory_events(prof) -> int | None:
+    """The highest running sum of CPU allocations (+) and frees (-) inside the measured span, above the sum at
+    its start."""
     try:
-        events = prof.profiler.kineto_results.events()
+        events = sorted(prof.profiler.kineto_results.events(), key=lambda e: e.start_ns())
     except AttributeError:  # a torch whose profiler keeps its raw events elsewhere
         return None
-    live = peak = 0
-    for e in sorted(events, key=lambda e: e.start_ns()):
-        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU:
-            live += e.nbytes()
-            peak = max(peak, live)
+    span = next((e for e in events if e.name() == _MEASURED), None)
+    if span is None:
+        return None
+    live = base = peak = 0
+    for e in events:
+        if e.name() != "[memory]" or e.device_type() != torch.autograd.DeviceType.CPU:
+            continue
+        if e.start_ns() > span.end_ns():
+            break
+        live += e.nbytes()
+        if e.start_ns() >= span.start_ns():
+            peak = max(peak, live - base)
+        else:
+            base = live
     return peak
 
 
