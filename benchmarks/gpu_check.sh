@@ -54,5 +54,5 @@ timeout 240 $PY benchmarks/bench_train.py "${MODEL[@]}" --bench.train_seq_lens 1
 tail -n 1 /tmp/train.out > "$OUT/train_summary.json"
 
 cp "$RUNS/gpu/bench/infer.json" "$RUNS/gpu/bench/train.json" "$OUT/" 2>/dev/null
-cp "$RUNS/gpu/bench/infer_time_per_token.png" "$RUNS/gpu/bench/train_tokens_per_s.png" "$OUT/" 2>/dev/null
+cp "$RUNS/gpu/bench/infer_time_per_token.png" "$RUNS/gpu/bench/infer_speedup.png" "$RUNS/gpu/bench/train_tokens_per_s.png" "$OUT/" 2>/dev/null
 echo "results in $OUT:"; ls -la "$OUT"

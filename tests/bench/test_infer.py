@@ -153,8 +153,10 @@ def test_a_cached_result_is_not_measured_again_nor_rewritten(tiny_cfg, monkeypat
     assert json.loads(path.read_bytes())["measured_at"] >= first["measured_at"]
     assert path.read_bytes() != before
     changed = path.read_bytes()
-    machine = infer_module.machine_description
-    monkeypatch.setattr(infer_module, "machine_description", lambda d: {**machine(d), "cpu": "another"})
+    from retlab.bench import machine as machine_module
+
+    machine = machine_module.machine_description
+    monkeypatch.setattr(machine_module, "machine_description", lambda d: {**machine(d), "cpu": "another"})
     bench_infer(cfg)  # another machine re-measures
     assert path.read_bytes() != changed
 

@@ -15,15 +15,12 @@ At each (batch size, context) point:
 Results are cached like every stage (bench/stage.py): re-running re-measures nothing unless `--force` or the
 settings, models, code or machine changed."""
 
-import datetime
 import gc
 
 import torch
 
-from ..layout import RunLayout
-from ..utils.files import atomic_write_json
-from .flops import decode_flops_per_token, device_peak, mfu, mixing_form
-from .machine import load_average, machine_description
+from .flops import decode_flops_per_token, mfu, mixing_form
+from .machine import machine_description
 from .memory import (
     MIB,
     analytic_cache_bytes,
@@ -33,7 +30,7 @@ from .memory import (
     peak_tensor_bytes,
 )
 from .models import bench_archs, bench_configs, bench_device, bench_dtype, instantiate
-from .stage import bench_fingerprint, cached_result, mark_measured
+from .stage import bench_stage
 from .summary import comparisons, crossovers
 from .table import infer_tables
 from .timer import summarize, time_rounds
@@ -45,8 +42,8 @@ KV_CACHES = ("dynamic", "static")
 
 def bench_infer(cfg, force: bool = False) -> dict:
     """Benchmark decoding for every decoder, batch size and context; write `bench/infer.json` and plots (or
-    return the stored result when it is up to date)."""
-    device, dtype = bench_device(cfg), bench_dtype(cfg)
+    show the stored result when it is up to date)."""
+    b = cfg.bench
     archs = bench_archs(cfg)
     notes = [
         f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)"
@@ -54,63 +51,37 @@ def bench_infer(cfg, force: bool = False) -> dict:
         if a in NO_CACHE_ARCHS
     ]
     archs = [a for a in archs if a not in NO_CACHE_ARCHS]
-    b = cfg.bench
-    max_len = max(b.contexts) + b.warmup_steps + b.decode_steps + 3
-    models = bench_configs(cfg, archs, max_len)
-    out_dir = RunLayout.of(cfg).bench
-    settings = infer_settings(b)
-    machine = machine_description(device)
-    fp = bench_fingerprint("infer", settings, models, machine)
-    if (cached := cached_result(out_dir, "infer", fp, force)) is not None:
-        return show_cached(cached, out_dir)
+    models = bench_configs(cfg, archs, max(b.contexts) + b.warmup_steps + b.decode_steps + 3)
 
-    started, load_start = utc_now(), load_average()
-    peak = device_peak(device, dtype, b.gemm_size)
-    print(f"[bench infer] peak for MFU: {peak['tflops']} TFLOP/s ({peak['source']})", flush=True)
-    budget = memory_budget_bytes(device, b.memory_limit_gib)
-    loaded = [(m, instantiate(m, device, dtype, seed=cfg.seed).eval()) for m in models]
-    decoders = [
-        {"name": name, "arch": m.arch, "cache": kind, "model": model}
-        for m, model in loaded
-        for name, kind in decoder_kinds(m.arch, m.config)
-    ]
-    point_at(loaded, decoders, min(b.contexts), 1, b, device, budget, peak)  # first-call costs, not measured
-
-    points, prefills = [], []
-    for batch_size in b.batch_sizes:
-        for context in b.contexts:
-            decoded, prefilled = point_at(loaded, decoders, context, batch_size, b, device, budget, peak)
-            points += decoded
-            prefills += prefilled
-            for p in decoded:
-                print(progress(p), flush=True)
-    del loaded, decoders
-
-    result = {
-        "kind": "infer",
-        "format": "retlab bench infer v2",
-        "device": machine["device"],
-        "dtype": b.dtype,
-        "machine": machine,
-        "measured_at": started,
-        "load_average": {"start": load_start, "end": load_average()},
-        "peak": peak,
-        "settings": settings,
-        "models": [model_summary(m) for m in models],
-        "decoders": [
-            {"decoder": name, "arch": m.arch, "cache": kind}
-            for m in models
+    def measure(device, peak: dict) -> dict:
+        budget = memory_budget_bytes(device, b.memory_limit_gib)
+        dtype = bench_dtype(cfg)
+        loaded = [(m, instantiate(m, device, dtype, seed=cfg.seed).eval()) for m in models]
+        decoders = [
+            {"name": name, "arch": m.arch, "cache": kind, "model": model}
+            for m, model in loaded
             for name, kind in decoder_kinds(m.arch, m.config)
-        ],
-        "points": points,
-        "prefill": prefills,
-        "notes": notes,
-    }
-    result["comparisons"] = comparisons(result)
-    result["crossover"] = crossovers(result)
-    atomic_write_json(out_dir / "infer.json", result)
-    mark_measured(out_dir, "infer", fp)
-    return show(result, out_dir)
+        ]
+        point_at(decoders, min(b.contexts), 1, b, device, budget, peak)  # first-call costs, not measured
+        points, prefills = [], []
+        for batch_size in b.batch_sizes:
+            for context in b.contexts:
+                decoded, prefilled = point_at(decoders, context, batch_size, b, device, budget, peak)
+                points += decoded
+                prefills += prefilled
+                for p in decoded:
+                    print(progress(p), flush=True)
+        compared = comparisons({"points": points})
+        return {
+            "decoders": [{"decoder": d["name"], "arch": d["arch"], "cache": d["cache"]} for d in decoders],
+            "points": points,
+            "prefill": prefills,
+            "comparisons": compared,
+            "crossover": crossovers({"points": points, "comparisons": compared}),
+            "notes": notes + [progress(p).removeprefix("[bench infer] ") for p in points if "skipped" in p],
+        }
+
+    return bench_stage(cfg, "infer", infer_settings(b), models, force, measure, show)
 
 
 def infer_settings(b) -> dict:
@@ -127,33 +98,16 @@ def infer_settings(b) -> dict:
     }
 
 
-def show(result: dict, out_dir) -> dict:
+def show(result: dict, out_dir, only_missing: bool = False) -> dict:
+    """Print a result's tables and draw its plots; returns it with the plots' paths."""
     from .plots import bench_plots
 
     result = dict(result)
-    result["plots"] = [str(p) for p in bench_plots(result, out_dir)]
+    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=only_missing)]
     print(infer_tables(result))
     for note in result.get("notes", []):
         print(f"note: {note}")
     return result
-
-
-def show_cached(result: dict, out_dir) -> dict:
-    """A stored result: printed again, plots drawn only where missing, nothing re-measured or rewritten."""
-    from .plots import bench_plots
-
-    print(
-        f"bench infer: up to date ({out_dir / 'infer.json'}, measured {result.get('measured_at')} on "
-        f"{result.get('device')}); --force re-measures"
-    )
-    result = dict(result)
-    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=True)]
-    print(infer_tables(result))
-    return result
-
-
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------------- decoders
@@ -166,27 +120,10 @@ def decoder_kinds(arch: str, config) -> list[tuple[str, str]]:
     return [(f"{arch}-{kind}", kind) for kind in KV_CACHES]
 
 
-def model_summary(bench_model) -> dict:
-    from ..models.sizing import count_parameters
-
-    c = bench_model.config
-    return {
-        "arch": bench_model.arch,
-        "source": bench_model.source,
-        "params": count_parameters(c),
-        "hidden_size": c.hidden_size,
-        "num_hidden_layers": c.num_hidden_layers,
-        "num_heads": c.num_heads,
-        "intermediate_size": c.intermediate_size,
-        "value_dim": getattr(c, "value_dim", None),
-        "vocab_size": c.vocab_size,
-    }
-
-
 # ---------------------------------------------------------------------------------------------------- one point
 
 
-def point_at(loaded, decoders, context: int, batch_size: int, bench, device, budget: int, peak: dict):
+def point_at(decoders, context: int, batch_size: int, bench, device, budget: int, peak: dict):
     """(decode points, prefill points) at one (batch size, context); every decoder and architecture measured
     together, interleaved."""
     where = {"batch_size": batch_size, "context": context}

@@ -2,13 +2,80 @@
 the models, the code or the machine, and only `--force` re-measures it otherwise. A cached call rewrites nothing, so
 re-running a finished `retlab run` cannot replace good figures with ones measured under a burst of load."""
 
+import datetime
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
-from ..utils.files import read_json
+from ..layout import RunLayout
+from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 
 VERSION = 2  # of the result format: a new format re-measures
+
+
+def bench_stage(
+    cfg, kind: str, settings: dict, models: list, force: bool, measure: Callable, show: Callable
+) -> dict:
+    """`bench/<kind>.json`: the stored result when it is up to date, else `measure(device, peak)` (a dict of the
+    kind's own entries) framed by what every result records: the machine, when, the load on it, the peak FLOP/s MFU
+    is measured against, the settings and the models. `show(result, out_dir, only_missing)` prints it and draws
+    its plots (with `only_missing`, keeping the ones that exist)."""
+    from .flops import device_peak
+    from .machine import load_average, machine_description
+    from .models import bench_device, bench_dtype
+
+    device, dtype, b = bench_device(cfg), bench_dtype(cfg), cfg.bench
+    out_dir = RunLayout.of(cfg).bench
+    machine = machine_description(device)
+    fp = bench_fingerprint(kind, settings, models, machine)
+    if (cached := cached_result(out_dir, kind, fp, force)) is not None:
+        print(
+            f"bench {kind}: up to date ({out_dir / f'{kind}.json'}, measured {cached.get('measured_at')} on "
+            f"{cached.get('device')}); --force re-measures"
+        )
+        return show(cached, out_dir, only_missing=True)
+    started, load_start = utc_now(), load_average()
+    peak = device_peak(device, dtype, b.gemm_size)
+    print(f"[bench {kind}] peak for MFU: {peak['tflops']} TFLOP/s ({peak['source']})", flush=True)
+    measured = measure(device, peak)
+    result = {
+        "kind": kind,
+        "format": f"retlab bench {kind} v{VERSION}",
+        "device": machine["device"],
+        "dtype": b.dtype,
+        "machine": machine,
+        "measured_at": started,
+        "load_average": {"start": load_start, "end": load_average()},
+        "peak": peak,
+        "settings": settings,
+        "models": [model_summary(m) for m in models],
+        **measured,
+    }
+    atomic_write_json(out_dir / f"{kind}.json", result)
+    mark_measured(out_dir, kind, fp)
+    return show(result, out_dir, only_missing=False)
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_summary(bench_model) -> dict:
+    from ..models.sizing import count_parameters
+
+    c = bench_model.config
+    return {
+        "arch": bench_model.arch,
+        "source": bench_model.source,
+        "params": count_parameters(c),
+        "hidden_size": c.hidden_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "num_heads": c.num_heads,
+        "intermediate_size": c.intermediate_size,
+        "value_dim": getattr(c, "value_dim", None),
+        "vocab_size": c.vocab_size,
+    }
 
 
 def code_digest() -> str:

@@ -12,15 +12,12 @@ import importlib.util
 import torch
 
 from ..errors import ConfigError
-from ..layout import RunLayout
 from ..models.loss import aligned_lm_loss
-from ..utils.files import atomic_write_json
-from .flops import device_peak, mfu, mixing_form, train_flops_per_token
-from .infer import model_summary, sync_of, utc_now
-from .machine import load_average, machine_description
+from .flops import mfu, mixing_form, train_flops_per_token
+from .infer import sync_of
 from .memory import MIB, memory_budget_bytes, peak_tensor_bytes
-from .models import bench_archs, bench_configs, bench_device, bench_dtype, instantiate
-from .stage import bench_fingerprint, cached_result, mark_measured
+from .models import bench_archs, bench_configs, bench_dtype, instantiate
+from .stage import bench_stage
 from .table import TRAIN, context_line, text_table
 from .timer import summarize, time_rounds
 
@@ -33,59 +30,33 @@ QUADRATIC_FORMS = (
 
 def bench_train(cfg, force: bool = False) -> dict:
     """Benchmark training steps for every variant and sequence length; write `bench/train.json` and plots (or
-    return the stored result when it is up to date)."""
-    device, dtype = bench_device(cfg), bench_dtype(cfg)
+    show the stored result when it is up to date)."""
     b = cfg.bench
     if b.train_batch_size < 1:
         raise ConfigError("bench.train_batch_size", f"must be >= 1, got {b.train_batch_size}", "e.g. 1")
     archs, notes = train_archs(cfg)
     models = bench_configs(cfg, archs, max(b.train_seq_lens))
-    out_dir = RunLayout.of(cfg).bench
-    settings = train_settings(b)
-    machine = machine_description(device)
-    fp = bench_fingerprint("train", settings, models, machine)
-    if (cached := cached_result(out_dir, "train", fp, force)) is not None:
-        print(
-            f"bench train: up to date ({out_dir / 'train.json'}, measured {cached.get('measured_at')} on "
-            f"{cached.get('device')}); --force re-measures"
-        )
-        return show(cached, out_dir, only_missing=True)
 
-    started, load_start = utc_now(), load_average()
-    peak = device_peak(device, dtype, b.gemm_size)
-    if peak["tflops"] is None:
-        notes.append(f"MFU: N/A, the peak FLOP/s of {machine['device']} in {b.dtype} is not known")
-    budget = memory_budget_bytes(device, b.memory_limit_gib)
-    # Every model stays loaded and the variants take turns within each round, so that load from other processes
-    # on a shared machine falls on all of them alike rather than on whichever ran last.
-    loaded = [(m, instantiate(m, device, torch.float32, seed=cfg.seed).train()) for m in models]
-    runs = [(variant, form, m, model) for m, model in loaded for variant, form in variants(m)]
-    points_at(runs, min(b.train_seq_lens), b, device, dtype, budget, peak)  # first-call costs, not measured
-    points = []
-    for seq_len in b.train_seq_lens:
-        for point in points_at(runs, seq_len, b, device, dtype, budget, peak):
-            points.append(point)
-            print(progress(point), flush=True)
-    del loaded, runs
+    def measure(device, peak: dict) -> dict:
+        if peak["tflops"] is None:
+            notes.append(f"MFU: N/A, the peak FLOP/s of {peak['source']} is not known")
+        budget = memory_budget_bytes(device, b.memory_limit_gib)
+        dtype = bench_dtype(cfg)
+        # Every model stays loaded and the variants take turns within each round, so that load from other
+        # processes on a shared machine falls on all of them alike rather than on whichever ran last.
+        loaded = [(m, instantiate(m, device, torch.float32, seed=cfg.seed).train()) for m in models]
+        runs = [(variant, form, m, model) for m, model in loaded for variant, form in variants(m)]
+        points_at(
+            runs, min(b.train_seq_lens), b, device, dtype, budget, peak
+        )  # first-call costs, not measured
+        points = []
+        for seq_len in b.train_seq_lens:
+            for point in points_at(runs, seq_len, b, device, dtype, budget, peak):
+                points.append(point)
+                print(progress(point), flush=True)
+        return {"points": points, "notes": notes}
 
-    result = {
-        "kind": "train",
-        "format": "retlab bench train v2",
-        "device": machine["device"],
-        "dtype": b.dtype,
-        "machine": machine,
-        "measured_at": started,
-        "load_average": {"start": load_start, "end": load_average()},
-        "peak": peak,
-        "peak_tflops": peak["tflops"],
-        "settings": settings,
-        "models": [model_summary(m) for m in models],
-        "points": points,
-        "notes": notes,
-    }
-    atomic_write_json(out_dir / "train.json", result)
-    mark_measured(out_dir, "train", fp)
-    return show(result, out_dir)
+    return bench_stage(cfg, "train", train_settings(b), models, force, measure, show)
 
 
 def train_settings(b) -> dict:
