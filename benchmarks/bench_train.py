@@ -2,9 +2,11 @@
 Transformer++ and the TorchScale backends (both forms of its RetNet), parameter-matched (default ~8M parameters,
 vocabulary 8192, batch 1).
 
-A thin wrapper over `retlab bench train` (`retlab.bench.train.bench_train`): prints the table, the targets of
-issues 2 and 6 and ends with one JSON line. Results also go to <output_dir>/<name>/bench/train.json with PNG
-plots. Takes retlab's own flags (`--config FILE`, `--section.field VALUE`) and `--quick`.
+A thin wrapper over `retlab bench train` (`retlab.bench.train.bench_train`): prints the table (median [IQR] over
+rounds in which every variant takes one step, interleaved; speed ratios taken per round), the targets of issues 2
+and 6 and ends with one JSON line. Results also go to <output_dir>/<name>/bench/train.json with PNG plots; an
+up-to-date result is shown again unless `--force`. Takes retlab's own flags (`--config FILE`,
+`--section.field VALUE`), `--quick` and `--force`.
 
     .venv/bin/python benchmarks/bench_train.py                       # seq 512..8192, every backend
     .venv/bin/python benchmarks/bench_train.py --quick               # seq 512 2048, RetNet and Transformer++
@@ -16,7 +18,7 @@ native chunkwise form reaches >= 1.5x the tokens/s of TorchScale's faster form a
 (issue 2; measured when those lengths are).
 """
 
-from retlab.bench.script import run_script, script_config
+from retlab.bench.script import pop_flag, run_script, script_config
 from retlab.bench.summary import print_summary, train_headline
 from retlab.bench.train import bench_train
 
@@ -49,7 +51,9 @@ def targets(headline: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    result = bench_train(script_config(argv, DEFAULTS, QUICK, __doc__))
+    argv = list(argv)
+    force = pop_flag(argv, "--force")
+    result = bench_train(script_config(argv, DEFAULTS, QUICK, __doc__), force=force)
     headline = train_headline(result) | train_headline(result, denominators=TORCHSCALE_RETNET)
     print_summary("bench_train", result, headline, targets(headline))
     return 0

@@ -20,6 +20,8 @@ Conventions (one multiply-add = 2 FLOPs; a training step = forward + backward = 
     - RetNet recurrent form (decoding): the state update and read, 4 * d * d_v / H per layer and token.
   A shared Transformer formula would charge RetNet 6 * L * T * d it never spends, giving impossible MFU."""
 
+from ..models.specs import spec_for
+
 PEAK_TFLOPS = {  # dense (no sparsity) peak per GPU, by (name fragment, math): the first fragment found wins
     ("H200", "bfloat16"): 989.4,
     ("H100 SXM", "bfloat16"): 989.4,
@@ -68,10 +70,8 @@ def mixing_flops_forward(config, seq_len: int, form: str) -> float:
 
 
 def mixing_form(config) -> str:
-    """The form a full-sequence forward of `config` uses: `attention` or the RetNet retention mode."""
-    if "retnet" in config.model_type:
-        return getattr(config, "retention_mode", "chunkwise")
-    return "attention"
+    """The form a full-sequence forward of `config` uses: `attention` or its retention mode."""
+    return spec_for(config).form(config)
 
 
 def train_flops_per_token(config, seq_len: int, form: str | None = None) -> float:
@@ -83,7 +83,7 @@ def train_flops_per_token(config, seq_len: int, form: str | None = None) -> floa
 
 def decode_flops_per_token(config, context: int) -> float:
     """Forward FLOPs of generating one token after `context` tokens (KV cache or recurrent state)."""
-    form = "recurrent" if "retnet" in config.model_type else "attention"
+    form = "recurrent" if spec_for(config).mixer == "retention" else "attention"
     mixing = mixing_flops_forward(config, context, form)
     if form == "attention":
         mixing *= 2  # a new token attends to all `context` keys, not half of them on average

@@ -19,7 +19,8 @@ import gc
 
 import torch
 
-from .flops import decode_flops_per_token, mfu, mixing_form
+from ..models.specs import SPECS
+from .flops import decode_flops_per_token, mfu
 from .machine import machine_description
 from .memory import (
     MIB,
@@ -35,9 +36,7 @@ from .summary import comparisons, crossovers
 from .table import infer_tables
 from .timer import summarize, time_rounds
 
-# retlab's TorchScale wrappers keep no cache: decoding would recompute the prefix, so they are not timed here.
-NO_CACHE_ARCHS = ("torchscale-retnet", "torchscale-transformer")
-KV_CACHES = ("dynamic", "static")
+KV_CACHES = ("dynamic", "static")  # every arch that decodes from a KV cache is timed with each
 
 
 def bench_infer(cfg, force: bool = False) -> dict:
@@ -45,12 +44,9 @@ def bench_infer(cfg, force: bool = False) -> dict:
     show the stored result when it is up to date)."""
     b = cfg.bench
     archs = bench_archs(cfg)
-    notes = [
-        f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)"
-        for a in archs
-        if a in NO_CACHE_ARCHS
-    ]
-    archs = [a for a in archs if a not in NO_CACHE_ARCHS]
+    no_cache = [a for a in archs if SPECS[a].cache == "none"]  # decoding would recompute the prefix
+    notes = [f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)" for a in no_cache]
+    archs = [a for a in archs if a not in no_cache]
     models = bench_configs(cfg, archs, max(b.contexts) + b.warmup_steps + b.decode_steps + 3)
 
     def measure(device, peak: dict) -> dict:
@@ -60,7 +56,7 @@ def bench_infer(cfg, force: bool = False) -> dict:
         decoders = [
             {"name": name, "arch": m.arch, "cache": kind, "model": model}
             for m, model in loaded
-            for name, kind in decoder_kinds(m.arch, m.config)
+            for name, kind in decoder_kinds(m.arch)
         ]
         point_at(decoders, min(b.contexts), 1, b, device, budget, peak)  # first-call costs, not measured
         points, prefills = [], []
@@ -113,9 +109,9 @@ def show(result: dict, out_dir, only_missing: bool = False) -> dict:
 # ---------------------------------------------------------------------------------------------------- decoders
 
 
-def decoder_kinds(arch: str, config) -> list[tuple[str, str]]:
-    """(decoder name, cache kind) of one architecture: RetNet's recurrent state, or a KV cache of each kind."""
-    if mixing_form(config) != "attention":
+def decoder_kinds(arch: str) -> list[tuple[str, str]]:
+    """(decoder name, cache kind) of one architecture: its recurrent state, or a KV cache of each kind."""
+    if SPECS[arch].cache == "recurrent":
         return [(arch, "recurrent")]
     return [(f"{arch}-{kind}", kind) for kind in KV_CACHES]
 
@@ -305,11 +301,11 @@ def profile_decode(cfg, decoder: str, context: int, steps: int = 16) -> str:
     from ..errors import ConfigError
 
     device, dtype = bench_device(cfg), bench_dtype(cfg)
-    archs = [a for a in bench_archs(cfg) if a not in NO_CACHE_ARCHS]
+    archs = [a for a in bench_archs(cfg) if SPECS[a].cache != "none"]
     models = bench_configs(cfg, archs, context + steps + 8)
-    found = [(m, kind) for m in models for name, kind in decoder_kinds(m.arch, m.config) if name == decoder]
+    found = [(m, kind) for m in models for name, kind in decoder_kinds(m.arch) if name == decoder]
     if not found:
-        names = [name for m in models for name, _ in decoder_kinds(m.arch, m.config)]
+        names = [name for m in models for name, _ in decoder_kinds(m.arch)]
         raise ConfigError("--profile", f"unknown decoder {decoder!r}", f"use one of {', '.join(names)}")
     ((bench_model, kind),) = found
     model = instantiate(bench_model, device, dtype, seed=cfg.seed).eval()

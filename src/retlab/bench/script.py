@@ -1,5 +1,5 @@
 """What the benchmark scripts share: their config, read by retlab's own loader, so a script takes exactly the
-flags `retlab bench` takes (`--config FILE`, `--section.field VALUE`), plus `--quick`.
+flags `retlab bench` takes (`--config FILE`, `--section.field VALUE`, `--force`), plus `--quick`.
 
 Precedence: the script's defaults < its `--quick` settings (when given) < the `--config` file < the flags."""
 
@@ -34,6 +34,26 @@ def script_config(argv: list[str], defaults: dict, quick: dict, doc: str) -> Ret
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     return cfg
+
+
+def pop_flag(argv: list[str], flag: str) -> bool:
+    """Whether `flag` (e.g. `--force`) is in `argv`, removing it."""
+    found = flag in argv
+    while flag in argv:
+        argv.remove(flag)
+    return found
+
+
+def pop_option(argv: list[str], name: str) -> str | None:
+    """The value of `name VALUE` in `argv` (None when absent), removing both."""
+    if name not in argv:
+        return None
+    at = argv.index(name)
+    if at + 1 >= len(argv):
+        raise RetlabError(f"{name}: needs a value")
+    value = argv.pop(at + 1)
+    argv.pop(at)
+    return value
 
 
 def run_script(main) -> None:

@@ -11,8 +11,8 @@ import importlib.util
 
 import torch
 
-from ..errors import ConfigError
 from ..models.loss import aligned_lm_loss
+from ..models.specs import SPECS, spec_for
 from .flops import mfu, mixing_form, train_flops_per_token
 from .infer import sync_of
 from .memory import MIB, memory_budget_bytes, peak_tensor_bytes
@@ -21,19 +21,11 @@ from .stage import bench_stage
 from .table import TRAIN, context_line, text_table
 from .timer import summarize, time_rounds
 
-TORCHSCALE_ARCHS = ("torchscale-retnet", "torchscale-transformer")
-QUADRATIC_FORMS = (
-    "attention",
-    "parallel",
-)  # forms whose activations grow with T^2 unless a fused kernel is used
-
 
 def bench_train(cfg, force: bool = False) -> dict:
     """Benchmark training steps for every variant and sequence length; write `bench/train.json` and plots (or
     show the stored result when it is up to date)."""
     b = cfg.bench
-    if b.train_batch_size < 1:
-        raise ConfigError("bench.train_batch_size", f"must be >= 1, got {b.train_batch_size}", "e.g. 1")
     archs, notes = train_archs(cfg)
     models = bench_configs(cfg, archs, max(b.train_seq_lens))
 
@@ -85,24 +77,21 @@ def show(result: dict, out_dir, only_missing: bool = False) -> dict:
 
 
 def train_archs(cfg) -> tuple[list[str], list[str]]:
-    """`bench.archs`, else `compare` plus the TorchScale backends (when torchscale is installed)."""
+    """`bench.archs`, else `compare` plus the reference implementations (the TorchScale backends); an arch
+    whose optional package is missing is skipped with a note."""
     archs = bench_archs(cfg)
     if not cfg.bench.archs:
-        archs += [a for a in TORCHSCALE_ARCHS if a not in archs]
-    notes = []
-    if importlib.util.find_spec("torchscale") is None:
-        notes += [f"{a}: skipped, torchscale is not installed" for a in archs if a in TORCHSCALE_ARCHS]
-        archs = [a for a in archs if a not in TORCHSCALE_ARCHS]
-    return archs, notes
+        archs += [name for name, spec in SPECS.items() if spec.bench_train_default and name not in archs]
+    missing = {a: SPECS[a].requires for a in archs if SPECS[a].requires}
+    missing = {a: pkg for a, pkg in missing.items() if importlib.util.find_spec(pkg) is None}
+    notes = [f"{a}: skipped, {pkg} is not installed" for a, pkg in missing.items()]
+    return [a for a in archs if a not in missing], notes
 
 
 def variants(bench_model) -> list[tuple[str, str]]:
-    """(label, form): native RetNet in both training forms, every other arch in its own form."""
-    if bench_model.arch == "retnet":
-        return [("retnet-parallel", "parallel"), ("retnet-chunkwise", "chunkwise")]
-    form = mixing_form(bench_model.config)
-    label = bench_model.arch if form == "attention" else f"{bench_model.arch}-{form}"
-    return [(label, form)]
+    """(label, form): each of the forms the arch's spec names for training benchmarks, else its own form."""
+    forms = SPECS[bench_model.arch].bench_train_forms or (mixing_form(bench_model.config),)
+    return [(bench_model.arch if f == "attention" else f"{bench_model.arch}-{f}", f) for f in forms]
 
 
 def set_form(config, form: str) -> None:
@@ -192,7 +181,7 @@ def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int
         )
     )
     quadratic = 0
-    if form == "parallel" or (form == "attention" and "torchscale" in config.model_type):
+    if form in spec_for(config).score_matrix_forms:
         quadratic = 4 * batch_size * config.num_hidden_layers * config.num_heads * seq_len**2 * value_bytes
     return state + linear + quadratic
 

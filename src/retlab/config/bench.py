@@ -1,6 +1,9 @@
 """The `bench` section: decoding and training speed and memory."""
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+from .checks import Problem, arch_problems, device_problems, non_negative, positive, require
 
 
 @dataclass
@@ -39,16 +42,26 @@ class BenchConfig:
     """Skip points whose estimated memory exceeds this (default: half the available RAM, or 90% of the free
     GPU memory), instead of letting the operating system kill the run."""
     device: str = "auto"
-    """`auto`, `cpu` or `cuda`."""
-    dtype: str = "float32"
+    """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
     """`float32` or `bfloat16`."""
     gemm_size: int = 2048
     """Side of the square matmul timed at the start of a CPU benchmark, on the same threads and in `dtype`: its
     FLOP/s are the peak that MFU is measured against (a GPU's peak comes from its spec sheet)."""
 
-    def problems(self) -> list[tuple[str, str, str]]:
-        return [
-            (f"bench.{name}", f"must be >= 1, got {getattr(self, name)}", "use a positive count")
-            for name in ("prefill_rounds", "gemm_size")
-            if getattr(self, name) < 1
-        ]
+    def problems(self) -> list[Problem]:
+        bad = arch_problems(self.archs, "bench.archs", allow_empty=True)
+        for name in ("contexts", "batch_sizes", "train_seq_lens"):
+            values = getattr(self, name)
+            bad += require(
+                bool(values) and all(x > 0 for x in values),
+                f"bench.{name}",
+                f"needs positive values, got {values}",
+                "e.g. [256, 512]",
+            )
+        bad += positive(self, "bench", "decode_steps", "train_steps", "train_batch_size", "prefill_rounds")
+        bad += positive(self, "bench", "gemm_size")
+        bad += positive(self, "bench", "vocab_size", "memory_limit_gib", optional=True)
+        return (
+            bad + non_negative(self, "bench", "warmup_steps") + device_problems(self.device, "bench.device")
+        )
