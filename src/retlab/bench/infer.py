@@ -33,7 +33,6 @@ from .memory import (
 from .models import bench_archs, bench_configs, bench_device, bench_dtype, instantiate
 from .stage import bench_stage
 from .summary import comparisons, crossovers
-from .table import infer_tables
 from .timer import summarize, time_rounds
 
 KV_CACHES = ("dynamic", "static")  # every arch that decodes from a KV cache is timed with each
@@ -77,33 +76,18 @@ def bench_infer(cfg, force: bool = False) -> dict:
             "notes": notes + [progress(p).removeprefix("[bench infer] ") for p in points if "skipped" in p],
         }
 
-    return bench_stage(cfg, "infer", infer_settings(b), models, force, measure, show)
+    return bench_stage(cfg, "infer", infer_settings(b), models, force, measure)
 
 
 def infer_settings(b) -> dict:
-    """What the figures depend on besides the models and the machine (also the cache fingerprint's part)."""
+    """What the figures depend on besides the models, the machine and the shared settings (bench_stage)."""
     return {
         "contexts": list(b.contexts),
         "batch_sizes": list(b.batch_sizes),
         "decode_steps": b.decode_steps,
         "warmup_steps": b.warmup_steps,
         "prefill_rounds": b.prefill_rounds,
-        "dtype": b.dtype,
-        "gemm_size": b.gemm_size,
-        "memory_limit_gib": b.memory_limit_gib,
     }
-
-
-def show(result: dict, out_dir, only_missing: bool = False) -> dict:
-    """Print a result's tables and draw its plots; returns it with the plots' paths."""
-    from .plots import bench_plots
-
-    result = dict(result)
-    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=only_missing)]
-    print(infer_tables(result))
-    for note in result.get("notes", []):
-        print(f"note: {note}")
-    return result
 
 
 # ---------------------------------------------------------------------------------------------------- decoders

@@ -14,18 +14,17 @@ from ..utils.stage import fingerprint, is_up_to_date, mark_done
 VERSION = 2  # of the result format: a new format re-measures
 
 
-def bench_stage(
-    cfg, kind: str, settings: dict, models: list, force: bool, measure: Callable, show: Callable
-) -> dict:
+def bench_stage(cfg, kind: str, settings: dict, models: list, force: bool, measure: Callable) -> dict:
     """`bench/<kind>.json`: the stored result when it is up to date, else `measure(device, peak)` (a dict of the
     kind's own entries) framed by what every result records: the machine, when, the load on it, the peak FLOP/s MFU
-    is measured against, the settings and the models. `show(result, out_dir, only_missing)` prints it and draws
-    its plots (with `only_missing`, keeping the ones that exist)."""
+    is measured against, the settings (the kind's own and the shared ones) and the models. Printed either way;
+    plots drawn (for a stored result only those missing)."""
     from .flops import device_peak
     from .machine import load_average, machine_description
     from .models import bench_device, bench_dtype
 
     device, dtype, b = bench_device(cfg), bench_dtype(cfg), cfg.bench
+    settings = settings | {"dtype": b.dtype, "gemm_size": b.gemm_size, "memory_limit_gib": b.memory_limit_gib}
     out_dir = RunLayout.of(cfg).bench
     machine = machine_description(device)
     fp = bench_fingerprint(kind, settings, models, machine)
@@ -55,6 +54,19 @@ def bench_stage(
     atomic_write_json(out_dir / f"{kind}.json", result)
     mark_measured(out_dir, kind, fp)
     return show(result, out_dir, only_missing=False)
+
+
+def show(result: dict, out_dir: Path, only_missing: bool) -> dict:
+    """Print a result's tables and notes and draw its plots; returns it with the plots' paths."""
+    from .plots import bench_plots
+    from .table import result_tables
+
+    result = dict(result)
+    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=only_missing)]
+    print(result_tables(result))
+    for note in result.get("notes", []):
+        print(f"note: {note}")
+    return result
 
 
 def utc_now() -> str:

@@ -80,6 +80,13 @@ def comparison_rows(result: dict) -> tuple[list[str], list[list[str]]]:
     return headers, body
 
 
+def result_tables(result: dict) -> str:
+    """What `retlab bench infer` / `bench train` print for a result."""
+    if result["kind"] == "infer":
+        return infer_tables(result)
+    return text_table(result["points"], TRAIN) + "\n" + context_line(result)
+
+
 def infer_tables(result: dict) -> str:
     """Everything `bench infer` prints: decoding, RetNet's speed-ups and crossover, prefill, and what the MFU and
     the machine were."""

@@ -18,7 +18,6 @@ from .infer import sync_of
 from .memory import MIB, memory_budget_bytes, peak_tensor_bytes
 from .models import bench_archs, bench_configs, bench_dtype, instantiate
 from .stage import bench_stage
-from .table import TRAIN, context_line, text_table
 from .timer import summarize, time_rounds
 
 
@@ -48,32 +47,17 @@ def bench_train(cfg, force: bool = False) -> dict:
                 print(progress(point), flush=True)
         return {"points": points, "notes": notes}
 
-    return bench_stage(cfg, "train", train_settings(b), models, force, measure, show)
+    return bench_stage(cfg, "train", train_settings(b), models, force, measure)
 
 
 def train_settings(b) -> dict:
-    """What the figures depend on besides the models and the machine (also the cache fingerprint's part)."""
+    """What the figures depend on besides the models, the machine and the shared settings (bench_stage)."""
     return {
         "seq_lens": list(b.train_seq_lens),
         "batch_size": b.train_batch_size,
         "train_steps": b.train_steps,
         "archs": list(b.archs),
-        "dtype": b.dtype,
-        "gemm_size": b.gemm_size,
-        "memory_limit_gib": b.memory_limit_gib,
     }
-
-
-def show(result: dict, out_dir, only_missing: bool = False) -> dict:
-    from .plots import bench_plots
-
-    result = dict(result)
-    result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=only_missing)]
-    print(text_table(result["points"], TRAIN))
-    print(context_line(result))
-    for note in result.get("notes", []):
-        print(f"note: {note}")
-    return result
 
 
 def train_archs(cfg) -> tuple[list[str], list[str]]:
