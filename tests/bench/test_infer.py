@@ -161,11 +161,17 @@ def test_a_cached_result_is_not_measured_again_nor_rewritten(tiny_cfg, monkeypat
     assert path.read_bytes() != changed
 
 
-def test_torchscale_archs_are_skipped_with_a_note(tiny_cfg):
-    cfg = tiny_cfg(
-        ("transformer", "torchscale-transformer"), **{"bench.contexts": [16], "bench.batch_sizes": [1]}
-    )
-    res = bench_infer(cfg)
+def test_torchscale_archs_are_skipped_with_a_note_and_threads_follow_the_config(tiny_cfg):
+    import torch
+
+    over = {"bench.contexts": [16], "bench.batch_sizes": [1], "train.num_threads": 1}
+    cfg = tiny_cfg(("transformer", "torchscale-transformer"), **over)
+    threads = torch.get_num_threads()
+    try:
+        res = bench_infer(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    assert res["machine"]["torch_threads"] == 1 and res["device"] == "cpu (1 thread)"
     assert {p["decoder"] for p in res["points"]} == {"transformer-dynamic", "transformer-static"}
     assert any("torchscale-transformer" in n and "no cache" in n for n in res["notes"])
     assert res["comparisons"] == [] and res["crossover"] == []

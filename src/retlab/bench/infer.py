@@ -21,7 +21,7 @@ import torch
 
 from ..models.specs import SPECS
 from .flops import decode_flops_per_token, mfu
-from .machine import machine_description
+from .machine import machine_description, use_threads
 from .memory import (
     MIB,
     analytic_cache_bytes,
@@ -284,6 +284,7 @@ def profile_decode(cfg, decoder: str, context: int, steps: int = 16) -> str:
 
     from ..errors import ConfigError
 
+    use_threads(cfg)
     device, dtype = bench_device(cfg), bench_dtype(cfg)
     archs = [a for a in bench_archs(cfg) if SPECS[a].cache != "none"]
     models = bench_configs(cfg, archs, context + steps + 8)

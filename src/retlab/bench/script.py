@@ -5,16 +5,14 @@ Precedence: the script's defaults < its `--quick` settings (when given) < the `-
 
 import sys
 
-import torch
-
 from ..config import RetlabConfig
 from ..config.loader import load_config
 from ..errors import RetlabError
 
 
 def script_config(argv: list[str], defaults: dict, quick: dict, doc: str) -> RetlabConfig:
-    """The config a benchmark script runs with; `--help` prints the script's docstring `doc`. Applies
-    `train.num_threads` (torch threads), as the config is read right before the benchmark runs."""
+    """The config a benchmark script runs with; `--help` prints the script's docstring `doc`. (The benchmark
+    applies `train.num_threads`.)"""
     args = list(argv)
     if "-h" in args or "--help" in args:
         print(doc.strip() + "\n\nEvery config field is a flag: `retlab bench train --help` lists them.")
@@ -30,10 +28,7 @@ def script_config(argv: list[str], defaults: dict, quick: dict, doc: str) -> Ret
             raise RetlabError("--config: needs a value (e.g. --config configs/quickstart.yaml)")
         path = args.pop(at + 1)
         args.pop(at)
-    cfg = load_config(path, args, base=load_config(None, base, check=False))
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-    return cfg
+    return load_config(path, args, base=load_config(None, base, check=False))
 
 
 def pop_flag(argv: list[str], flag: str) -> bool:

@@ -95,7 +95,7 @@ def crossover_text(decoder: str, contexts: list[int], context: float | None, sta
     if status == "from_smallest":
         return f"{decoder} decodes faster at every measured context ({span})"
     if status == "not_within":
-        return f"{decoder} becomes faster not within the measured range ({span})"
+        return f"{decoder} does not become faster within the measured range ({span})"
     below = max(c for c in contexts if c < context)
     above = min(c for c in contexts if c >= context)
     return (
