@@ -175,3 +175,11 @@ def test_torchscale_archs_are_skipped_with_a_note_and_threads_follow_the_config(
     assert {p["decoder"] for p in res["points"]} == {"transformer-dynamic", "transformer-static"}
     assert any("torchscale-transformer" in n and "no cache" in n for n in res["notes"])
     assert res["comparisons"] == [] and res["crossover"] == []
+
+
+def test_points_over_the_memory_budget_are_skipped_with_a_note(tiny_cfg):
+    over = {"bench.contexts": [16], "bench.batch_sizes": [1], "bench.memory_limit_gib": 1e-6}
+    res = bench_infer(tiny_cfg(("retnet", "transformer"), **over))
+    assert len(res["points"]) == 3 and all("memory budget" in p["skipped"] for p in res["points"])
+    assert res["comparisons"] == [] and res["prefill"] == []
+    assert sum("skipped" in n for n in res["notes"]) == 3

@@ -112,14 +112,15 @@ def point_at(decoders, context: int, batch_size: int, bench, device, budget: int
     skipped = {d["name"]: over_budget(d, capacity, batch_size, share) for d in decoders}
     skipped = {name: why for name, why in skipped.items() if why}
     live = [d for d in decoders if d["name"] not in skipped]
+    prefilled, decoded = [], {}
     try:
-        prefilled, outputs = prefill_archs(
-            {d["arch"]: d["model"] for d in live}, context, batch_size, bench, device
-        )
-        states = {d["name"]: start_decoder(d, outputs[d["arch"]], context, capacity) for d in live}
-        del outputs  # the prefill's logits and activations: decoding holds only each decoder's state
-        gc.collect()
-        decoded = decode_all(states, bench, device)
+        if live:
+            archs = {d["arch"]: d["model"] for d in live}
+            prefilled, outputs = prefill_archs(archs, context, batch_size, bench, device)
+            states = {d["name"]: start_decoder(d, outputs[d["arch"]], context, capacity) for d in live}
+            del outputs  # the prefill's logits and activations: decoding holds only each decoder's state
+            gc.collect()
+            decoded = decode_all(states, bench, device)
     except torch.OutOfMemoryError:
         torch.cuda.empty_cache()
         skipped |= {d["name"]: "out of memory" for d in live}
