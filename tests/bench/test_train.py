@@ -84,6 +84,7 @@ def test_points_over_the_memory_budget_are_skipped(tiny_cfg):
     cfg = tiny_cfg(("transformer",), **{"bench.memory_limit_gib": 1e-6, "bench.train_seq_lens": [32]})
     res = bench_train(cfg)
     assert all("skipped" in p for p in res["points"])
+    assert sum("memory budget" in n for n in res["notes"]) == len(res["points"])
 
 
 @pytest.mark.parametrize(

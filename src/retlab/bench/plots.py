@@ -170,7 +170,8 @@ def speedup_plot(result: dict, title: str, path: Path) -> Path:
     for x in result.get("crossover", []):
         if x["status"] == "within":
             style = styles.get(x["batch_size"], ":")
-            ax.axvline(x["context"], color="grey", linestyle=style, linewidth=0.8)
+            label = f"crossover, batch={x['batch_size']}: {x['context']:,.0f} tokens"
+            ax.axvline(x["context"], color="grey", linestyle=style, linewidth=0.8, label=label)
     ax.axhline(1.0, color="black", linewidth=0.8)
     for name, marker in markers.items():
         ax.plot([], [], marker, color="grey", linestyle="none", label=f"faster Transformer: {name}")

@@ -45,7 +45,10 @@ def bench_train(cfg, force: bool = False) -> dict:
             for point in points_at(runs, seq_len, b, device, dtype, budget, peak):
                 points.append(point)
                 print(progress(point), flush=True)
-        return {"points": points, "notes": notes}
+        skipped = [
+            f"{p['variant']} seq {p['seq_len']}: skipped ({p['skipped']})" for p in points if "skipped" in p
+        ]
+        return {"points": points, "notes": notes + skipped}
 
     return bench_stage(cfg, "train", train_settings(b), models, force, measure)
 
