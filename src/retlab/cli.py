@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import RetlabError
 
-USAGE = "retlab <command> [--config FILE] [--section.field VALUE ...] [--print_config] [--force]"
+USAGE = "retlab <command> [--config FILE] [--section.field VALUE ...] [--print_config] [--check] [--force]"
 
 
 @dataclass(frozen=True)
@@ -23,38 +23,52 @@ class Command:
     call: str = "force"
     """How the target is called: `force` fn(cfg, force=...), `plain` fn(cfg), `runs` fn(cfg, runs)."""
     saves: str | None = "run"
-    """Where the resolved config is saved: `run` (runs/<name>/config.yaml), a run subfolder, or nowhere."""
+    """Where the resolved config is saved once the command succeeded: `run` (runs/<name>/config.yaml), a run
+    subfolder, or nowhere (the stage saves it itself, or writes nothing)."""
+    check: str | None = None
+    """`module:function(cfg)` that checks everything the command will read before it writes (for --check; the
+    stage runs the same checks itself)."""
 
 
 COMMANDS: dict[str, Command] = {
     "data download": Command(
         "retlab.data.download:download",
         "Fetch the dataset (Hub or local files) and split it into train/validation/test.",
+        check="retlab.data.preflight:check_corpus",
     ),
     "data tokenizer": Command(
         "retlab.data.tokenizer:train_tokenizer",
         "Train the byte-level BPE on the train split (or copy in tokenizer.path).",
+        check="retlab.data.preflight:check_corpus",
     ),
     "data tokenize": Command(
         "retlab.data.tokenize:tokenize",
         "Tokenize and pack every split into blocks of seq_len + 1 (MQAR: generate it).",
+        check="retlab.data.preflight:check_corpus",
     ),
     "train": Command(
-        "retlab.training.train:train", "Train one architecture (model.arch) and test its best checkpoint."
+        "retlab.training.train:train",
+        "Train one architecture (model.arch) and test its best checkpoint.",
+        check="retlab.training.train:preflight",
     ),
     "run": Command(
-        "retlab.pipeline:run", "Everything: data, train each architecture in `compare`, evaluate, report."
+        "retlab.pipeline:run",
+        "Everything: data, train each architecture in `compare`, evaluate, report.",
+        saves=None,
+        check="retlab.pipeline:preflight",
     ),
     "eval": Command(
         "retlab.evaluation.evaluate:evaluate",
         "Perplexity, lm-eval tasks and MQAR accuracy of trained models.",
         saves="eval",
+        check="retlab.evaluation.evaluate:preflight",
     ),
     "generate": Command(
         "retlab.evaluation.generate:generate",
         "Continue prompts with a trained model (--prompt TEXT, repeatable).",
         "plain",
         None,
+        check="retlab.evaluation.generate:preflight",
     ),
     "bench infer": Command(
         "retlab.bench.infer:bench_infer",
@@ -73,7 +87,11 @@ COMMANDS: dict[str, Command] = {
         None,
     ),
     "sweep": Command(
-        "retlab.sweep.run:sweep", "Grid search over any config fields (Ray Tune or sequential).", "force"
+        "retlab.sweep.run:sweep",
+        "Grid search over any config fields (Ray Tune or sequential).",
+        "force",
+        None,
+        check="retlab.sweep.run:preflight",
     ),
 }
 GROUPS = {name.split()[0] for name in COMMANDS if " " in name}  # data, bench
@@ -93,6 +111,7 @@ def top_help() -> str:
         "  --config FILE          YAML config (see configs/template.yaml); fields left out keep their defaults",
         "  --section.field VALUE  override one field, e.g. --train.lr 3e-4 (beats the YAML file)",
         "  --print_config         print the fully resolved config and exit",
+        "  --check                check the config and every file and setting the command would use; write nothing",
         "  --force                rerun stages that are up to date",
         "",
         "`retlab <command> --help` lists every config field with its meaning.",
@@ -117,6 +136,7 @@ def _command_name(argv: list[str]) -> tuple[str, list[str]]:
 class Invocation:
     config: str | None = None
     print_config: bool = False
+    check: bool = False
     force: bool = False
     help: bool = False
     prompts: list[str] | None = None
@@ -137,6 +157,8 @@ def parse_invocation(name: str, args: list[str]) -> Invocation:
             inv.print_config = True
         elif arg == "--force":
             inv.force = True
+        elif arg == "--check":
+            inv.check = True
         elif key.startswith("--"):  # --config, --prompt or an override
             if not eq:
                 if i + 1 >= len(args) or args[i + 1].startswith("--"):
@@ -175,6 +197,11 @@ def command_help(name: str) -> str:
     parser.add_argument(
         "--print_config", action="store_true", help="Print the fully resolved config and exit."
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="Check the config and every input the command would use; write nothing.",
+    )
     parser.add_argument("--force", action="store_true", help="Rerun stages even when they are up to date.")
     if name == "generate":
         parser.add_argument(
@@ -187,9 +214,10 @@ def command_help(name: str) -> str:
     return parser.format_help()
 
 
-def resolve_target(name: str):
-    """Import `module:function` of a command, turning a missing module into a one-line error."""
-    module, func = COMMANDS[name].target.split(":")
+def resolve_target(name: str, target: str | None = None):
+    """Import `module:function` of a command (its target, or `target`), turning a missing module into a one-line
+    error."""
+    module, func = (target or COMMANDS[name].target).split(":")
     try:
         return getattr(import_module(module), func)
     except ModuleNotFoundError as e:
@@ -201,7 +229,8 @@ def resolve_target(name: str):
 
 
 def save_resolved(name: str, cfg) -> Path | None:
-    """Record the config a command ran with in the run folder (eval and bench keep theirs beside their results)."""
+    """Record the config a command ran with in the run folder (eval and bench keep theirs beside their results).
+    Called once the command has succeeded: a failed command leaves the previous config.yaml as it was."""
     from .config.loader import save_run_config
 
     where = COMMANDS[name].saves
@@ -226,8 +255,12 @@ def run_command(name: str, args: list[str]) -> int:
         return 0
     if name == "report" and not inv.positionals:
         raise RetlabError("report: needs one or more run folders (retlab report runs/a runs/b)")
+    if inv.check:
+        if COMMANDS[name].check:
+            resolve_target(name, COMMANDS[name].check)(cfg)
+        print(f"retlab {name}: config and inputs check out (nothing was written)")
+        return 0
     fn = resolve_target(name)
-    save_resolved(name, cfg)
     call = COMMANDS[name].call
     if call == "runs":
         fn(cfg, inv.positionals)
@@ -235,6 +268,7 @@ def run_command(name: str, args: list[str]) -> int:
         fn(cfg)
     else:
         fn(cfg, force=inv.force)
+    save_resolved(name, cfg)
     return 0
 
 

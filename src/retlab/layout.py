@@ -5,6 +5,7 @@ runs/<name>/
   data/                       splits (download) and packed memmaps (tokenize)
   tokenizer/                  PreTrainedTokenizerFast directory
   <arch>/                     one folder per trained architecture
+  previous/<arch>/            what a fresh start (new config, --force) displaced, until the new attempt finishes
     checkpoints/              Lightning checkpoints (top-k by val/loss, last)
     best/  final/             Hugging Face exports (config, safetensors, tokenizer, modeling code)
     logs/tensorboard/  logs/csv/
@@ -42,6 +43,10 @@ class RunLayout:
 
     def arch(self, arch: str) -> "ArchLayout":
         return ArchLayout(self.root / arch)
+
+    @property
+    def previous(self) -> Path:
+        return self.root / "previous"
 
     @property
     def eval(self) -> Path:

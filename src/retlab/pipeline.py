@@ -15,14 +15,27 @@ from .models.sizing import count_parameters
 from .utils.device import is_main_process
 
 
+def preflight(cfg) -> None:
+    """What `run` checks before it writes anything: training's inputs, and the evaluation settings (which would
+    otherwise fail only after every architecture has trained)."""
+    from .training.train import preflight as training_preflight
+
+    training_preflight(cfg)
+    if importlib.util.find_spec("retlab.evaluation") is not None:
+        from .evaluation.evaluate import check_settings
+
+        check_settings(cfg)
+
+
 def run(cfg, force: bool = False) -> dict:
-    """Run every stage for `cfg`; returns {arch: metrics} of the trained architectures."""
+    """Run every stage for `cfg`; returns {arch: metrics} of the trained architectures. The run's config.yaml is
+    written once its results exist (before the report that reads it), never by a run that failed."""
     from .data import prepare
     from .training.train import train
 
     started = time.perf_counter()
     layout = RunLayout.of(cfg)
-    save_run_config(cfg)
+    preflight(cfg)
     info = prepare(cfg, force=force)
     print_parameter_match(cfg, contender_configs(cfg.model, cfg.compare, DataShape.of(info)))
 
@@ -39,6 +52,7 @@ def run(cfg, force: bool = False) -> dict:
         optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg, force=force)
     else:
         print("benchmarks: not enabled in this config (run `retlab bench infer` separately)")
+    save_run_config(cfg)
     optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])
 
     print(comparison_table(results, (evaluation or {}).get("summary", {})))

@@ -7,6 +7,7 @@ import torch
 
 from ..layout import RunLayout
 from ..models.factory import DataShape, build_model, contender_configs, has_weights, load_config, load_model
+from ..preflight import check_export
 from ..utils.device import resolve_device
 from ..utils.files import read_json
 
@@ -48,6 +49,7 @@ def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
     for arch in archs:
         trained = RunLayout.of(cfg).arch(arch).best
         if cfg.bench.use_trained and has_weights(trained):
+            check_export(trained, "bench.use_trained")
             out.append(BenchModel(arch, load_config(trained), f"trained: {trained}", str(trained)))
         else:
             out.append(BenchModel(arch, built[arch], "random init"))

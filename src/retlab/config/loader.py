@@ -40,10 +40,21 @@ from .schema import (  # noqa: F401  (field_docs, ORIGINAL_STUDY_KEYS, template_
 def read_yaml(path: str | Path) -> dict:
     """The YAML mapping in `path`; missing files and syntax errors become one-line ConfigErrors."""
     path = Path(path)
+    fix = "give a YAML file; configs/ has examples"
+    if path.is_dir():
+        raise ConfigError("--config", f"'{path}' is a directory, not a file", fix)
     if not path.is_file():
         raise ConfigError("--config", f"file '{path}' not found", "check the path; configs/ has examples")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise ConfigError("--config", f"cannot read '{path}': {e.strerror or first_line(e)}", fix) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            "--config", f"'{path}' is not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})", fix
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"

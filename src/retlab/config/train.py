@@ -68,6 +68,8 @@ class TrainConfig:
     """`auto` (latest checkpoint of this run) or a checkpoint path to continue from."""
 
     def problems(self) -> list[Problem]:
+        """Ranges of this section (Lightning's own checks of the device settings run before anything is
+        written: retlab.preflight.check_trainer)."""
         names = ("lr", "batch_size", "accumulate_grad_batches", "val_check_interval", "log_every_n_steps")
         bad = positive(self, "train", *names, "num_nodes", "limit_val_batches")
         optional = ("max_tokens", "max_epochs", "every_n_train_steps", "every_n_minutes")
@@ -99,9 +101,22 @@ class TrainConfig:
             f"must be >= -1, got {self.save_top_k}",
             "-1 keeps all, 0 none",
         )
-        return bad + require(
+        bad += require(
             self.num_threads is None or self.num_threads >= 1,
             "train.num_threads",
             f"must be >= 1, got {self.num_threads}",
             "or null for torch's default",
         )
+        counts = [self.devices] if isinstance(self.devices, int) else []
+        if isinstance(self.devices, str):
+            digits = [d.strip() for d in self.devices.split(",")]
+            counts = [int(d[:18]) for d in digits if d.isascii() and d.lstrip("-").isdigit()]
+        return bad + require(  # Lightning would build a list of that many devices
+            all(abs(n) <= MAX_DEVICES for n in counts),
+            "train.devices",
+            f"{self.devices!r} is more than {MAX_DEVICES} devices per node",
+            "use e.g. 1 or auto",
+        )
+
+
+MAX_DEVICES = 1024

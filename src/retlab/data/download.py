@@ -124,8 +124,22 @@ def file_documents(path: Path, mode: str, field: str) -> Iterator[str]:
     return _text_documents(path, mode)
 
 
-def _local_source(files: list[Path], mode: str, field: str) -> DocSource:
-    return lambda: (doc for f in files for doc in file_documents(f, mode, field))
+def _local_source(files: list[Path], mode: str, text_field: str, field: str) -> DocSource:
+    return lambda: (doc for f in files for doc in _readable(file_documents(f, mode, text_field), f, field))
+
+
+def _readable(docs: Iterator[str], path: Path, field: str) -> Iterator[str]:
+    """`docs` of `path`, with a file that turns out unreadable midway reported as one line naming it."""
+    try:
+        yield from docs
+    except UnicodeDecodeError:
+        raise ConfigError(
+            field, f"'{path}' is not UTF-8 text", "convert it to UTF-8 or leave it out"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            field, f"'{path}' has invalid JSON at line {e.lineno}", "fix or remove that record"
+        ) from None
 
 
 def local_sources(cfg) -> tuple[dict[str, DocSource], list[Path]]:
@@ -138,7 +152,7 @@ def local_sources(cfg) -> tuple[dict[str, DocSource], list[Path]]:
     ):
         if patterns:
             files = resolve_paths(patterns, field)
-            sources[split] = _local_source(files, d.document, d.text_field)
+            sources[split] = _local_source(files, d.document, d.text_field, field)
             all_files += files
     return sources, all_files
 
@@ -292,6 +306,9 @@ def download(cfg, force: bool = False) -> Path | None:
     if d.source == "mqar":
         print("download: data.source is mqar, a generated task; nothing to download")
         return None
+    from .preflight import check_corpus
+
+    check_corpus(cfg)  # every local file readable and the training text not empty, before anything is written
     out = splits_dir(cfg)
     keys = ("source", "name", "subset", "text_field", "path", "val_path", "test_path", "document", "splits")
     settings = {k: v for k, v in dataclasses.asdict(d).items() if k in keys}

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..models.factory import load_model  # noqa: F401  (evaluate and generate load models through here)
+from ..preflight import check_export
 from ..utils.device import resolve_device  # noqa: F401  (likewise)
 
 
@@ -57,10 +58,16 @@ def run_models(cfg, field: str) -> dict[str, Path]:
 
 
 def resolve_models(entries: list[str], cfg, field: str = "eval.models") -> dict[str, Path]:
-    """{label: export dir} for `entries`, or for the run's architectures when `entries` is empty."""
+    """{label: export dir} for `entries`, or for the run's architectures when `entries` is empty; every export is
+    checked to be loadable (whole safetensors, a config) before anything is loaded or written."""
     if not entries:
-        return run_models(cfg, field)
+        models = run_models(cfg, field)
+        for path in models.values():
+            check_export(path, field)
+        return models
     exports = [p for entry in entries for p in expand(entry, field)]
+    for path in exports:
+        check_export(path, field)
     labels = [label_of(p) for p in exports]
     if len(set(labels)) < len(labels):  # e.g. two runs' retnet: tell them apart by path
         labels = [str(p) for p in exports]

@@ -50,11 +50,17 @@ def eval_fingerprint(cfg, models: dict[str, Path]) -> str:
     return fingerprint("eval", VERSION, dataclasses.asdict(cfg.eval), data, stamps, samples, _code_digest())
 
 
+def preflight(cfg) -> dict[str, Path]:
+    """The models to evaluate, each checked loadable, and the settings, before anything is written."""
+    models = resolve_models(cfg.eval.models, cfg)
+    check_settings(cfg)
+    return models
+
+
 def evaluate(cfg, force: bool = False) -> dict:
     """Evaluate every model of `cfg.eval.models` (default: each architecture of `cfg.compare`, best checkpoint)."""
     e = cfg.eval
-    models = resolve_models(e.models, cfg)
-    check_settings(cfg)
+    models = preflight(cfg)
     out = RunLayout.of(cfg).eval
     fp = eval_fingerprint(cfg, models)
     if not force and is_up_to_date(out, fp) and (out / RESULTS).is_file():

@@ -99,17 +99,24 @@ def encode_prompts(tokenizer, prompts: list[str]):
     return tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
 
 
-@torch.no_grad()
-def generate(cfg, out=None) -> dict:
-    """Continue every prompt of cfg.generate.prompts; returns texts, time_to_first_token_s and tokens_per_s.
-    Prints to `out`, default the current sys.stdout (looked up per call, so redirecting stdout captures it)."""
-    g, out = cfg.generate, out or sys.stdout
+def preflight(cfg) -> None:
+    """Prompts to continue and a loadable model, checked before anything is loaded."""
+    g = cfg.generate
     if not g.prompts:
         raise ConfigError(
             "generate.prompts",
             "is empty",
             "give one or more prompts, e.g. --generate.prompts '[\"Once upon a time\"]'",
         )
+    resolve_models([g.model] if g.model else [], cfg, "generate.model")
+
+
+@torch.no_grad()
+def generate(cfg, out=None) -> dict:
+    """Continue every prompt of cfg.generate.prompts; returns texts, time_to_first_token_s and tokens_per_s.
+    Prints to `out`, default the current sys.stdout (looked up per call, so redirecting stdout captures it)."""
+    g, out = cfg.generate, out or sys.stdout
+    preflight(cfg)
     model, tokenizer, path = load_generator(cfg)
     batch = encode_prompts(tokenizer, g.prompts).to(model.device)
     echo = len(g.prompts) == 1

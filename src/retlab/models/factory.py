@@ -87,12 +87,13 @@ def load_config(path: str | os.PathLike) -> PreTrainedConfig:
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> PreTrainedModel:
     """The causal LM exported in `path`, in eval mode on `device`: retlab's own classes for retlab checkpoints
-    (never their copied code), transformers' Auto classes for anything else."""
+    (never their copied code), transformers' Auto classes for anything else; weights from safetensors only, never
+    from a pickle (retlab.preflight.check_export checks an export before anything loads it)."""
     from transformers import AutoModelForCausalLM
 
     model_type = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
     if model_type in BY_MODEL_TYPE:
-        model = BY_MODEL_TYPE[model_type].classes()[1].from_pretrained(path)
+        model = BY_MODEL_TYPE[model_type].classes()[1].from_pretrained(path, use_safetensors=True)
     else:
-        model = AutoModelForCausalLM.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
     return model.to(device).eval()

@@ -21,7 +21,7 @@ from ..layout import RunLayout
 from ..utils.stage import fingerprint
 from .grid import expand_grid, validate_grid
 from .results import write_results
-from .runner import run_ray, run_sequential
+from .runner import check_resources, run_ray, run_sequential
 from .trial import TrialFn, TrialSpec, make_trials, status, train_trial
 
 # Data settings that change how batches are loaded, not what is prepared on disk.
@@ -36,21 +36,44 @@ def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = Non
     Finished trials (their metrics.json exists) are skipped, failed and interrupted ones run again, and so do
     trials whose config changed since they ran; `force` retrains every trial. `trial_fn` replaces real training (for tests of the mechanics); by
     default each trial is `retlab.training.train.train` on shared, prepared data, with the architectures after
-    the first parameter-matched to it at every point."""
-    validate(cfg)
-    grid = validate_grid(cfg.sweep.grid)
-    cfg = with_absolute_paths(cfg)
+    the first parameter-matched to it at every point. Nothing is written before every trial's inputs are checked;
+    the sweep's config.yaml is written when it has finished."""
+    cfg, grid, specs = preflight(cfg, real=trial_fn is None)
     layout = RunLayout.of(cfg)
-    specs = make_trials(cfg, expand_grid(grid), layout.root / "trials")
     if trial_fn is None:
         infos = share_data(specs, layout.root / "shared")
         match_parameters_at_points(specs, cfg.sweep.compare, infos)
         trial_fn = train_trial
-    for spec in specs:
-        spec.force = force or status(spec) == "stale"
-    save_run_config(cfg)
+    for spec in specs:  # a stale trial (its config changed) runs again; training decides what it can reuse
+        spec.force = force
     _run(cfg, specs, trial_fn, list(grid), layout)
+    save_run_config(cfg)
     return layout.sweep
+
+
+def preflight(cfg: RetlabConfig, real: bool = True) -> tuple[RetlabConfig, dict, list[TrialSpec]]:
+    """(the config with absolute paths, the checked grid, every trial) after checking everything the sweep will
+    use before it writes: the grid, each trial's config and, for real training, the Trainer settings and corpus of
+    every distinct trial (bad combinations fail now, not mid-sweep)."""
+    validate(cfg)
+    grid = validate_grid(cfg.sweep.grid)
+    cfg = with_absolute_paths(cfg)
+    specs = make_trials(
+        cfg, expand_grid(grid), RunLayout.of(cfg).root / "trials"
+    )  # every point's config checked
+    if real:
+        from ..training.train import preflight as training_preflight
+
+        training_preflight(cfg)  # the base config's own problems are not a grid point's
+        checked = set()
+        for spec in specs:
+            key = fingerprint(dataclasses.asdict(spec.cfg.train), dataclasses.asdict(spec.cfg.data))
+            if key not in checked:
+                checked.add(key)
+                _at_point(spec, training_preflight)
+    if cfg.sweep.backend == "ray":
+        check_resources(cfg.sweep)
+    return cfg, grid, specs
 
 
 def _run(
@@ -96,6 +119,15 @@ def _run(
     print(
         f"sweep {cfg.name}: results in {layout.sweep / 'results.csv'}, summary in {layout.sweep / 'summary.md'}"
     )
+
+
+def _at_point(spec: TrialSpec, check) -> None:
+    try:
+        check(spec.cfg)
+    except ConfigError as e:
+        raise ConfigError(
+            f"sweep.grid (point {spec.point_id})", str(e), "drop or change that combination"
+        ) from None
 
 
 def with_absolute_paths(cfg: RetlabConfig) -> RetlabConfig:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..config import SweepConfig
 from ..errors import ConfigError
 from ..utils.files import atomic_write_text
+from .reaper import Reaper
 from .trial import TrialFn, TrialSpec, run_trial, status
 
 OnDone = Callable[[dict], None]
@@ -26,12 +27,19 @@ def run_ray(
 ) -> None:
     """Run the trials as one Ray Tune experiment (a grid over trial ids; the specs travel in the object store).
     Starts a local Ray, or joins `ray_address`, and leaves it again (ray.shutdown) even on errors; a Ray this
-    process had already initialised is used as it is and left running."""
+    process had already initialised is used as it is and left running. A local Ray that retlab starts dies with
+    this process, even when it is killed (`Reaper`); on a cluster, Ray ends a dead driver's trials itself."""
     import ray
     from ray import tune
 
     check_resources(scfg)
-    started = _init_ray(scfg)
+    reaper = Reaper().start() if scfg.ray_address is None and not ray.is_initialized() else None
+    try:
+        started = _init_ray(scfg)
+    except BaseException:
+        if reaper:
+            reaper.stop()
+        raise
     try:
         by_id = {s.trial_id: s for s in specs}
         trainable = tune.with_parameters(_ray_trainable, specs=by_id, trial_fn=trial_fn)
@@ -53,6 +61,8 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+        if reaper:
+            reaper.stop()  # and whatever Ray left running
 
 
 def check_resources(scfg: SweepConfig) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RetlabConfig, SweepConfig
-from ..config.loader import load_config
+from ..config.loader import load_config, save_run_config
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json, atomic_write_text, read_json
@@ -48,7 +48,7 @@ class TrialSpec:
     evaluate: bool = False
     """Run `retlab eval` after training."""
     force: bool = False
-    """Retrain from scratch (`--force`, or the trial's config changed since it last ran)."""
+    """Retrain from scratch (`--force`)."""
 
     @property
     def dir(self) -> Path:
@@ -146,10 +146,10 @@ def load_metrics(spec: TrialSpec) -> dict | None:
 
 def run_trial(spec: TrialSpec, trial_fn: TrialFn, log: bool = False) -> dict:
     """Run one trial; any exception is recorded in error.txt and returned as a failed result, so one crashed
-    trial never stops the sweep. KeyboardInterrupt propagates (the trial stays pending and reruns next time)."""
-    spec.error_path.unlink(missing_ok=True)
-    spec.metrics_path.unlink(missing_ok=True)  # this run's result replaces any earlier one
-    atomic_write_json(spec.dir / "trial.json", _describe(spec))
+    trial never stops the sweep. KeyboardInterrupt propagates (the trial stays pending and reruns next time).
+    trial.json (with the config fingerprint that makes the trial `done`) and config.yaml are written only when
+    the trial has finished; an earlier result is replaced by training itself, never deleted first."""
+    spec.dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     try:
         with _maybe_log(spec.log_path if log else None):
@@ -158,8 +158,13 @@ def run_trial(spec: TrialSpec, trial_fn: TrialFn, log: bool = False) -> dict:
 
                 torch.set_num_threads(spec.num_threads)
             metrics = trial_fn(spec)
-            if not spec.metrics_path.is_file():  # the real train() writes it; simple trial functions may not
+            if (
+                metrics and load_metrics(spec) != metrics
+            ):  # the real train() writes it; simple trial functions may not
                 atomic_write_json(spec.metrics_path, metrics)
+        save_run_config(spec.cfg)
+        atomic_write_json(spec.dir / "trial.json", _describe(spec))
+        spec.error_path.unlink(missing_ok=True)
     except Exception as e:  # noqa: BLE001  (recorded and reported; the sweep goes on)
         atomic_write_text(spec.error_path, traceback.format_exc())
         return {"trial": spec.trial_id, "status": "failed", "error": f"{type(e).__name__}: {e}"}

@@ -7,29 +7,28 @@ Lightning (resumable) -> export final/ -> test the BEST checkpoint -> export bes
 import dataclasses
 import importlib.util
 import math
-import os
-import shutil
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from ..config.loader import config_to_dict, save_run_config
+from ..config.loader import config_to_dict
 from ..errors import ConfigError
 from ..layout import ArchLayout, RunLayout
 from ..models.export import export_hf
 from ..models.factory import DataShape, build_model, contender_configs
 from ..models.sizing import count_parameters
+from ..preflight import check_checkpoint, check_trainer
 from ..utils.device import is_main_process
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
-from .callbacks import RNGState, ThroughputMonitor, peak_rss_mib
+from .attempts import displace, drop_displaced, settle
+from .callbacks import FitClock, LastCheckpoint, RNGState, ThroughputMonitor, peak_rss_mib
 from .emissions import Emissions
 from .loader import ResumableDataModule
+from .logs import ResumableCSVLogger, ResumableTensorBoardLogger
 from .module import CausalLMModule
 
 FINGERPRINT_VERSION = 1
@@ -73,6 +72,13 @@ def plan_steps(cfg, train_examples: int, world_size: int) -> tuple[int, int, int
     max_tokens becomes steps: tokens per optimiser step = batch x seq_len x accumulation x processes. With no
     limit at all, one epoch is trained."""
     t = cfg.train
+    if train_examples == 0:
+        field = {"local": "data.path", "hub": "data.name"}.get(cfg.data.source, "data.mqar.train_examples")
+        raise ConfigError(
+            field,
+            f"the training split holds no complete block of data.seq_len + 1 = {cfg.data.seq_len + 1} tokens",
+            "give more text or a smaller data.seq_len",
+        )
     batches_per_epoch = train_examples // world_size // t.batch_size  # as ResumableLoader serves them
     if batches_per_epoch < 1:
         raise ConfigError(
@@ -98,29 +104,14 @@ def plan_steps(cfg, train_examples: int, world_size: int) -> tuple[int, int, int
     return max_steps, math.ceil(total / steps_per_epoch), total
 
 
-def world_size_of(cfg) -> int:
-    """Processes the Trainer will run, known before it starts (to turn max_tokens into steps)."""
-    devices = cfg.train.devices
-    if isinstance(devices, str):
-        if devices.strip() in ("auto", "-1"):
-            devices = -1
-        else:
-            devices = len([d for d in devices.split(",") if d.strip()]) if "," in devices else int(devices)
-    if devices == -1:
-        devices = (
-            torch.cuda.device_count() if torch.cuda.is_available() and cfg.train.accelerator != "cpu" else 1
-        )
-    return max(1, devices) * cfg.train.num_nodes
-
-
 # ---------------------------------------------------------------- trainer parts
 
 
 def checkpoint_callbacks(
     cfg, layout: ArchLayout, val_every_steps: int
-) -> tuple[ModelCheckpoint, ModelCheckpoint]:
-    """(top-k by val/loss, periodic `last.ckpt`). The periodic one saves every `every_n_train_steps`, or every
-    `every_n_minutes`, or else at every validation."""
+) -> tuple[ModelCheckpoint, LastCheckpoint]:
+    """(top-k by val/loss, `last.ckpt`). last.ckpt is written after every validation and also every
+    `every_n_train_steps` or `every_n_minutes` (see LastCheckpoint for when exactly)."""
     t = cfg.train
     best = ModelCheckpoint(
         dirpath=layout.checkpoints,
@@ -129,19 +120,21 @@ def checkpoint_callbacks(
         mode="min",
         save_top_k=t.save_top_k,
         auto_insert_metric_name=False,
+        enable_version_counter=False,  # a resumed run that repeats a save overwrites it, as the first run wrote it
     )
-    interval = {}
-    if t.every_n_minutes:
-        interval["train_time_interval"] = timedelta(minutes=t.every_n_minutes)
-    else:
-        interval["every_n_train_steps"] = t.every_n_train_steps or val_every_steps
-    last = ModelCheckpoint(dirpath=layout.checkpoints, save_top_k=0, save_last=True, **interval)
+    minutes = t.every_n_minutes
+    steps = None if minutes else (t.every_n_train_steps or val_every_steps)
+    last = LastCheckpoint(layout.checkpoints / "last.ckpt", steps, minutes * 60 if minutes else None)
     return best, last
 
 
-def loggers(cfg, arch: str, layout: ArchLayout) -> list:
+def loggers(cfg, arch: str, layout: ArchLayout, resume_step: int | None = None) -> list:
+    """TensorBoard and CSV (and W&B), resumable: `resume_step` is the global step of the checkpoint resumed from."""
     logs = layout.logs
-    out = [TensorBoardLogger(logs, name="tensorboard", version=""), CSVLogger(logs, name="csv", version="")]
+    out = [
+        ResumableTensorBoardLogger(logs, "tensorboard", resume_step),
+        ResumableCSVLogger(logs, "csv", resume_step),
+    ]
     if cfg.train.wandb:
         if importlib.util.find_spec("wandb") is None:
             print("train: train.wandb is on but wandb is not installed; logging to TensorBoard and CSV only")
@@ -152,48 +145,63 @@ def loggers(cfg, arch: str, layout: ArchLayout) -> list:
     return out
 
 
-def resume_path(cfg, layout: ArchLayout, fp: str) -> str | None:
-    """The checkpoint to continue from: `auto` = last.ckpt of this run when its fingerprint matches."""
+def resume_checkpoint(cfg, layout: ArchLayout, fp: str) -> str | None:
+    """The checkpoint to continue from: `auto` = last.ckpt of this run when its fingerprint matches, else the
+    path given (checked by `preflight`)."""
     resume = cfg.train.resume
     if resume in (None, ""):
         return None
     if resume != "auto":
-        if not Path(resume).is_file():
-            raise ConfigError(
-                "train.resume", f"checkpoint '{resume}' not found", "use `auto` or a .ckpt path"
-            )
         return resume
     last = layout.checkpoints / "last.ckpt"
     if not last.is_file():
         return None
     if not is_up_to_date(layout.root, fp):
-        print(f"train: {last} is from a different config; starting afresh")
+        print(
+            f"train: {last} is from a different config; starting afresh (the old outputs are kept until this run finishes)"
+        )
         return None
     return str(last)
 
 
-def fresh_start(layout: ArchLayout, fp: str) -> None:
-    """Clear a previous attempt (checkpoints, logs, exports) so files of two runs never mix."""
-    for d in (layout.checkpoints, layout.logs, layout.best, layout.final):
-        shutil.rmtree(d, ignore_errors=True)
-    layout.metrics.unlink(missing_ok=True)
-    mark_done(layout.root, fp)  # marks the attempt's config, so `resume: auto` only continues the same run
+def preflight(cfg) -> int:
+    """Every check of what training will read or hand to Lightning, before anything is written: the Trainer's
+    device settings, the corpus files and a checkpoint given to resume from. Returns the Trainer's world size."""
+    from ..data.preflight import check_corpus
+
+    world = check_trainer(cfg.train)
+    check_corpus(cfg)
+    if cfg.train.resume not in (None, "", "auto"):
+        check_checkpoint(cfg.train.resume)
+    return world
 
 
-def keep_csv_history(layout: ArchLayout, ckpt: str | None) -> None:
-    """Lightning's CSVLogger deletes an existing metrics.csv; when resuming, keep it as metrics-before-resume-N.csv."""
-    csv = layout.csv / "metrics.csv"
-    if ckpt and csv.is_file():
-        n = len(list(layout.csv.glob("metrics-before-resume-*.csv")))
-        os.replace(csv, layout.csv / f"metrics-before-resume-{n + 1}.csv")
+def check_compatible(module: CausalLMModule, ckpt: str) -> int:
+    """The global step of `ckpt`, after checking that its weights fit `module` (one line naming the first tensor
+    that does not). The file is read memory-mapped: its tensors are not loaded."""
+    state = check_checkpoint(ckpt)
+    own = module.state_dict()
+    for key, tensor in own.items():
+        theirs = state["state_dict"].get(key)
+        if theirs is None or tuple(theirs.shape) != tuple(tensor.shape):
+            got = "missing" if theirs is None else tuple(theirs.shape)
+            raise ConfigError(
+                "train.resume",
+                f"'{ckpt}' holds a different model ({key}: {got}, this config needs {tuple(tensor.shape)})",
+                "give a checkpoint of this model, or use --force to train from scratch",
+            )
+    return int(state["global_step"])
 
 
-def check_precision(cfg) -> None:
-    if cfg.train.precision == "16-mixed" and not torch.cuda.is_available():
-        raise ConfigError("train.precision", "16-mixed needs a CUDA GPU", "use 32-true or bf16-mixed on CPU")
-
-
-def make_trainer(cfg, arch: str, info, plan: tuple[int, int, int], world: int, extra_callbacks: tuple):
+def make_trainer(
+    cfg,
+    arch: str,
+    info,
+    plan: tuple[int, int, int],
+    world: int,
+    extra_callbacks: tuple,
+    resume_step: int | None,
+):
     """(Trainer, the top-k checkpoint callback, the throughput monitor) for one architecture; `plan` is
     plan_steps()'s (max_steps, max_epochs, total optimiser steps)."""
     t, layout = cfg.train, RunLayout.of(cfg).arch(arch)
@@ -201,7 +209,7 @@ def make_trainer(cfg, arch: str, info, plan: tuple[int, int, int], world: int, e
     val_every = max(1, min(t.val_check_interval, total_steps * t.accumulate_grad_batches))
     best_cb, last_cb = checkpoint_callbacks(cfg, layout, max(1, val_every // t.accumulate_grad_batches))
     throughput = ThroughputMonitor(t.batch_size * info.seq_len * world)
-    callbacks = [throughput, RNGState(), best_cb, last_cb, *extra_callbacks]
+    callbacks = [throughput, FitClock(), RNGState(), best_cb, last_cb, *extra_callbacks]
     if t.early_stopping_patience > 0:
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=t.early_stopping_patience))
     trainer = L.Trainer(
@@ -219,7 +227,7 @@ def make_trainer(cfg, arch: str, info, plan: tuple[int, int, int], world: int, e
         limit_val_batches=t.limit_val_batches,
         log_every_n_steps=t.log_every_n_steps,
         num_sanity_val_steps=0,
-        logger=loggers(cfg, arch, layout),
+        logger=loggers(cfg, arch, layout, resume_step),
         callbacks=callbacks,
         default_root_dir=str(layout.root),
         enable_model_summary=False,
@@ -255,17 +263,22 @@ def collect_metrics(cfg, arch: str, info, model_config, trainer, best_cb, tested
 
 def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tuple = ()) -> dict:
     """Train `arch` (default `model.arch`) into runs/<name>/<arch>/ and return the metrics written to metrics.json
-    (on the main process; other processes return {}). `extra_callbacks` are added to the Trainer's."""
+    (on the main process; other processes return {}). `extra_callbacks` are added to the Trainer's.
+
+    Nothing is written before every input is checked (`preflight`); a fresh start moves the old outputs aside
+    instead of deleting them and puts them back if it fails before its first checkpoint (`attempts`)."""
     from ..data import prepare
 
     started = time.perf_counter()
     arch = arch or cfg.model.arch
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, arch=arch))
-    check_precision(cfg)
-    run, layout = RunLayout.of(cfg), RunLayout.of(cfg).arch(arch)
+    world = preflight(cfg)
+    run, layout, main = RunLayout.of(cfg), RunLayout.of(cfg).arch(arch), is_main_process()
     info = prepare(cfg)
     model_config = contender_configs(cfg.model, cfg.compare, DataShape.of(info), [arch])[arch]
     fp = train_fingerprint(cfg, arch, model_config)
+    if main:
+        settle(run, arch)  # complete what a killed command left
     done = read_json(layout.metrics) if not force and layout.metrics.is_file() else {}
     if done.get("fingerprint") == fp:
         print(f"train {arch}: up to date ({layout.metrics}); --force retrains")
@@ -274,53 +287,66 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    ckpt = None if force else resume_path(cfg, layout, fp)
-    if ckpt is None and is_main_process():
-        fresh_start(layout, fp)
-    if is_main_process():
-        if not run.config.is_file():  # `retlab run` and the CLI save the user's config; keep theirs
-            save_run_config(cfg)
-        keep_csv_history(layout, ckpt)
-
     dm = ResumableDataModule(cfg, info)
-    world = world_size_of(cfg)
-    max_steps, max_epochs, total_steps = plan_steps(cfg, len(dm.dataset("train")), world)
-    module = CausalLMModule(model_config, cfg.train, total_steps, cfg.seed, info.task)
+    plan = plan_steps(cfg, len(dm.dataset("train")), world)
+    module = CausalLMModule(model_config, cfg.train, plan[2], cfg.seed, info.task)
+    ckpt = None if force else resume_checkpoint(cfg, layout, fp)
+    resume_step = check_compatible(module, ckpt) if ckpt else None
+    if main and (ckpt is None or not is_up_to_date(layout.root, fp)):
+        old = layout.root.resolve()
+        moved = displace(run, arch)  # the old outputs stay in previous/<arch>/ until this attempt finishes
+        if ckpt and moved and Path(ckpt).resolve().is_relative_to(old):  # resuming from a file that moved too
+            ckpt = str(moved / Path(ckpt).resolve().relative_to(old))
+        mark_done(layout.root, fp)  # the attempt's config, so `resume: auto` only continues this run
+    try:
+        metrics = fit_and_test(
+            cfg, arch, info, model_config, module, dm, plan, world, ckpt, resume_step, extra_callbacks
+        )
+    except BaseException:
+        if main:
+            settle(run, arch)  # no checkpoint yet: the folder goes back to what this attempt displaced
+        raise
+    if not metrics:
+        return {}
+    metrics |= {"wall_time_s": time.perf_counter() - started, "fingerprint": fp}
+    atomic_write_json(layout.metrics, metrics)
+    drop_displaced(run, arch)
+    print(f"train {arch}: test loss {metrics['test_loss']:.4f} (best checkpoint) -> {layout.root}")
+    return metrics
+
+
+def fit_and_test(
+    cfg, arch, info, model_config, module, dm, plan, world, ckpt, resume_step, extra_callbacks
+) -> dict:
+    """Fit (from `ckpt` when given), export final/, test the best checkpoint, export best/; the metrics (main
+    process; {} on the others). Checkpoints load with weights_only=True: plain tensors and data, no pickled code."""
+    layout = RunLayout.of(cfg).arch(arch)
     params = count_parameters(model_config)
     print(
-        f"train {arch}: {params:,} parameters, {total_steps:,} optimiser steps"
+        f"train {arch}: {params:,} parameters, {plan[2]:,} optimiser steps"
         + (f", resuming from {ckpt}" if ckpt else "")
     )
-
-    plan = (max_steps, max_epochs, total_steps)
-    trainer, best_cb, throughput = make_trainer(cfg, arch, info, plan, world, extra_callbacks)
+    trainer, best_cb, throughput = make_trainer(cfg, arch, info, plan, world, extra_callbacks, resume_step)
     emissions = Emissions(cfg.train.track_emissions and is_main_process(), layout.emissions)
-    fit_start = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
-    fit_seconds = time.perf_counter() - fit_start
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt, weights_only=True)
 
     tokenizer = tokenizer_of(info) if trainer.is_global_zero else None  # read once, exported twice
     export(trainer, module, layout.final, tokenizer)
     best_path = best_cb.best_model_path or None
     if best_path is None:
         print(f"train {arch}: no validation ran, so there is no best checkpoint; testing the final weights")
-    tested = trainer.test(module, datamodule=dm, ckpt_path=best_path, verbose=False)[0]
+    tested = trainer.test(module, datamodule=dm, ckpt_path=best_path, verbose=False, weights_only=True)[0]
     emissions_kg = emissions.stop()
     export(trainer, module, layout.best, tokenizer)
     if not trainer.is_global_zero:
         return {}
     metrics = collect_metrics(cfg, arch, info, model_config, trainer, best_cb, tested)
-    metrics |= {
-        "params": params,
-        "train_tokens_per_s": throughput.tokens_per_s,
-        "fit_time_s": fit_seconds,
-        "wall_time_s": time.perf_counter() - started,
-        "fingerprint": fp,
-    }
+    clock = next(
+        c for c in trainer.callbacks if isinstance(c, FitClock)
+    )  # fit time of every session together
+    metrics |= {"params": params, "train_tokens_per_s": throughput.tokens_per_s, "fit_time_s": clock.seconds}
     if emissions_kg is not None:
         metrics["emissions_kg"] = emissions_kg
-    atomic_write_json(layout.metrics, metrics)
-    print(f"train {arch}: test loss {metrics['test_loss']:.4f} (best checkpoint) -> {layout.root}")
     return metrics
 
 
