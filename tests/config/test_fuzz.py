@@ -123,7 +123,7 @@ def test_any_config_ends_in_exit_0_or_a_short_error(command, text, overrides, pr
             argv += ["--config", str(Path(tmp) / "c.yaml")]
         for flag, value in overrides:
             argv += [flag, value]
-        argv.append("--print_config")
+        argv.append("--print_config" if print_config else "--check")
         code, out, err = _main(argv)
         assert code in (0, 2), (argv, code, err[-2000:])
         assert "Traceback" not in out + err, (argv, err[-2000:])

@@ -43,3 +43,56 @@ def text_config(shared_data, out_dir, name="ts", **overrides):
         "train.accelerator": "cpu",
     }
     return load_config(None, base | overrides)
+
+
+# `retlab train` arguments of a tiny MQAR run (a few thousand parameters, 12 steps, seconds): dropout on, validation
+# every 4 steps and a last.ckpt every 3, so checkpoints, validations and resumption all come into play.
+TINY_MQAR = [
+    "train",
+    "--name",
+    "k",
+    "--model.arch",
+    "retnet",
+    "--compare",
+    "[retnet]",
+    "--data.seq_len",
+    "16",
+    "--data.mqar.vocab_size",
+    "32",
+    "--data.mqar.num_kv_pairs",
+    "[2, 3]",
+    "--data.mqar.num_queries",
+    "4",
+    "--data.mqar.train_examples",
+    "20000",  # enough to catch the generation in the act
+    "--data.mqar.val_examples",
+    "64",
+    "--data.mqar.test_examples",
+    "64",
+    "--model.hidden_size",
+    "16",
+    "--model.num_hidden_layers",
+    "1",
+    "--model.num_heads",
+    "2",
+    "--model.dropout",
+    "0.1",  # dropout's RNG stream must continue exactly
+    "--train.batch_size",
+    "8",
+    "--train.max_steps",
+    "12",
+    "--train.warmup_steps",
+    "2",
+    "--train.val_check_interval",
+    "4",
+    "--train.every_n_train_steps",
+    "3",
+    "--train.log_every_n_steps",
+    "1",
+    "--train.accelerator",
+    "cpu",
+    "--train.num_threads",
+    "1",
+    "--bench.enabled",
+    "false",
+]

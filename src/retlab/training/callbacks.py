@@ -1,16 +1,13 @@
-"""Training callbacks: throughput and memory metrics, RNG state that travels with checkpoints, and the
-`last.ckpt` that resumption continues from."""
+"""Training callbacks: throughput and memory metrics, fit time and RNG state that travel with checkpoints."""
 
 import random
 import resource
 import sys
 import time
-from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Checkpoint
 
 
 def peak_rss_mib() -> float:
@@ -108,56 +105,3 @@ class FitClock(L.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.before = float(state["seconds"])
-
-
-class LastCheckpoint(Checkpoint):
-    """Writes `last.ckpt` (what `resume: auto` continues from) only where a run may stop and continue unchanged:
-    after every validation, once the top-k checkpoint callback has saved and pruned (checkpoint callbacks run last,
-    in order), so the best checkpoint it names exists; every `every_n_steps` optimiser steps or `every_seconds`,
-    but never between a step and the validation that follows it (Lightning would skip that validation on resume);
-    and when training ends."""
-
-    def __init__(self, path: Path, every_n_steps: int | None = None, every_seconds: float | None = None):
-        self.path, self.every_n_steps, self.every_seconds = Path(path), every_n_steps, every_seconds
-        self._saved_step: int | None = None
-        self._seen_step: int | None = None
-        self._saved_at = time.monotonic()
-
-    def _save(self, trainer) -> None:
-        trainer.save_checkpoint(
-            self.path
-        )  # written whole or not at all (Lightning saves through a temporary)
-        self._saved_step, self._saved_at = trainer.global_step, time.monotonic()
-
-    def on_train_start(self, trainer, pl_module) -> None:
-        self._saved_step = self._seen_step = trainer.global_step
-        self._saved_at = time.monotonic()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        if step == self._seen_step:
-            return  # mid-accumulation: this micro-batch did not step the optimiser
-        self._seen_step = step
-        due = bool(self.every_n_steps) and step % self.every_n_steps == 0
-        due |= self.every_seconds is not None and time.monotonic() - self._saved_at >= self.every_seconds
-        if due and not validation_follows(trainer):
-            self._save(trainer)
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking and trainer.state.fn == "fit":
-            self._save(trainer)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if trainer.global_step != self._saved_step:
-            self._save(trainer)
-
-
-def validation_follows(trainer) -> bool:
-    """Whether Lightning validates right after the current training batch: every `val_check_batch` batches
-    counted across epochs (the Trainer runs with check_val_every_n_epoch=None), or when stopping early."""
-    if trainer.should_stop:
-        return True
-    every = trainer.val_check_batch
-    return (
-        every not in (None, float("inf")) and (trainer.fit_loop.epoch_loop.total_batch_idx + 1) % every == 0
-    )

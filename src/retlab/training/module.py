@@ -92,6 +92,10 @@ class CausalLMModule(L.LightningModule):
         sums = self._sums.pop(split, torch.zeros(_SUM_FIELDS, device=self.device))
         sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
         loss = (sums[0] / sums[1].clamp(min=1)).item()
+        if (
+            split == "test"
+        ):  # logged at the step the model was trained to, also after a resume that trained none
+            self.log("step", float(self.trainer.global_step), sync_dist=False)
         self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=False)
         self.log(f"{split}/ppl", math.exp(min(loss, 50.0)), sync_dist=False)
         if self.task == "mqar":

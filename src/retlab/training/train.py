@@ -12,7 +12,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping
 
 from ..config.loader import config_to_dict
 from ..errors import ConfigError
@@ -25,7 +25,8 @@ from ..utils.device import is_main_process
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .attempts import displace, drop_displaced, settle
-from .callbacks import FitClock, LastCheckpoint, RNGState, ThroughputMonitor, peak_rss_mib
+from .callbacks import FitClock, RNGState, ThroughputMonitor, peak_rss_mib
+from .checkpoints import AtomicCheckpointIO, LastCheckpoint, TopKCheckpoint
 from .emissions import Emissions
 from .loader import ResumableDataModule
 from .logs import ResumableCSVLogger, ResumableTensorBoardLogger
@@ -109,11 +110,11 @@ def plan_steps(cfg, train_examples: int, world_size: int) -> tuple[int, int, int
 
 def checkpoint_callbacks(
     cfg, layout: ArchLayout, val_every_steps: int
-) -> tuple[ModelCheckpoint, LastCheckpoint]:
+) -> tuple[TopKCheckpoint, LastCheckpoint]:
     """(top-k by val/loss, `last.ckpt`). last.ckpt is written after every validation and also every
     `every_n_train_steps` or `every_n_minutes` (see LastCheckpoint for when exactly)."""
     t = cfg.train
-    best = ModelCheckpoint(
+    best = TopKCheckpoint(
         dirpath=layout.checkpoints,
         filename="step={step}-val_loss={val/loss:.4f}",
         monitor="val/loss",
@@ -229,6 +230,7 @@ def make_trainer(
         num_sanity_val_steps=0,
         logger=loggers(cfg, arch, layout, resume_step),
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         default_root_dir=str(layout.root),
         enable_model_summary=False,
     )
