@@ -255,6 +255,10 @@ def run_command(name: str, args: list[str]) -> int:
         return 0
     if name == "report" and not inv.positionals:
         raise RetlabError("report: needs one or more run folders (retlab report runs/a runs/b)")
+    if name not in ("generate", "report"):  # the commands that write into the run folder
+        from .preflight import check_output_dir
+
+        check_output_dir(cfg)
     if inv.check:
         if COMMANDS[name].check:
             resolve_target(name, COMMANDS[name].check)(cfg)
@@ -295,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_command(name, rest)
     except RetlabError as e:
         print(f"retlab: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except MemoryError as e:  # sizes far beyond this machine, not caught by a check of their own
+        print(
+            f"retlab: error: out of memory ({e or 'allocation failed'}); use smaller sizes", file=sys.stderr
+        )
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("retlab: interrupted", file=sys.stderr)

@@ -6,6 +6,8 @@ one ConfigError that names the field or file and the fix. Corpus files are check
 import contextlib
 import json
 import logging
+import os
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -13,13 +15,25 @@ from pathlib import Path
 from .errors import ConfigError, first_line
 
 # The Trainer arguments retlab passes straight from the `train` section, in the order Lightning resolves them.
-TRAINER_FIELDS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
+TRAINER_FIELDS = (
+    "accelerator",
+    "devices",
+    "num_nodes",
+    "strategy",
+    "precision",
+    "accumulate_grad_batches",
+    "limit_val_batches",
+    "log_every_n_steps",
+)
 _TRAINER_FIXES = {
     "accelerator": "use cpu, or auto (a GPU when there is one)",
     "devices": "use a device count such as 1, or auto",
     "num_nodes": "use 1 unless you launch on several machines",
     "strategy": "use auto (ddp and fsdp need several devices; fsdp needs GPUs)",
     "precision": "use 32-true (or bf16-mixed)",
+    "accumulate_grad_batches": "use a positive whole number",
+    "limit_val_batches": "use a fraction in (0, 1] or a whole number of batches",
+    "log_every_n_steps": "use a positive whole number",
 }
 
 
@@ -80,6 +94,42 @@ def check_trainer(t) -> int:
     raise ConfigError(
         f"train.{field}", f"Lightning rejects {value!r}: {_short(failure)}", _TRAINER_FIXES[field]
     ) from None
+
+
+def check_output_dir(cfg) -> None:
+    """The run folder can be created and written: its nearest existing ancestor is a writable directory."""
+    from .layout import RunLayout
+
+    path = RunLayout.of(cfg).root.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise ConfigError(
+            "output_dir",
+            f"'{path}' is a file, so the run folder cannot be made there",
+            "use another output_dir",
+        )
+    try:  # the one reliable test of writability: make (and at once remove) an empty folder there
+        os.rmdir(tempfile.mkdtemp(dir=path, prefix=".retlab-write-test."))
+    except OSError as e:
+        raise ConfigError(
+            "output_dir",
+            f"cannot write to '{path}': {e.strerror or first_line(e)}",
+            "use a folder you can write to",
+        ) from None
+
+
+def check_memory(what: str, field: str, needed_bytes: float, fix: str) -> None:
+    """Refuse work that cannot fit in this machine's memory at all (rather than dying midway)."""
+    import psutil
+
+    total = psutil.virtual_memory().total
+    if needed_bytes > total:
+        raise ConfigError(
+            field,
+            f"{what} needs about {needed_bytes / 2**30:,.1f} GiB, this machine has {total / 2**30:,.1f} GiB",
+            fix,
+        )
 
 
 def _short(error: BaseException, limit: int = 160) -> str:

@@ -51,6 +51,9 @@ class RetlabConfig:
             f"invalid run name {self.name!r}",
             "use a non-empty name without '/'",
         )
+        bad += require(
+            0 <= self.seed < 2**32, "seed", f"must be in [0, 2^32), got {self.seed}", "use e.g. 0"
+        )  # numpy's seeding range
         bad += arch_problems(self.compare, "compare")
         for f in dataclasses.fields(self):
             check = getattr(getattr(self, f.name), "problems", None)  # a section; nested ones are its own

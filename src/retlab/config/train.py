@@ -102,6 +102,12 @@ class TrainConfig:
             "-1 keeps all, 0 none",
         )
         bad += require(
+            isinstance(self.limit_val_batches, int) or self.limit_val_batches <= 1.0,
+            "train.limit_val_batches",
+            f"a fraction must be at most 1.0, got {self.limit_val_batches}",
+            "use a fraction in (0, 1] or a whole number of batches",
+        )
+        bad += require(
             self.num_threads is None or self.num_threads >= 1,
             "train.num_threads",
             f"must be >= 1, got {self.num_threads}",

@@ -37,8 +37,9 @@ def make_example(
     """One block (seq_len + 1,) and its answer mask (seq_len,): mask[t] is True where block[t + 1] is the answer."""
     keys_r, values_r = key_value_ranges(vocab_size)
     block = rng.integers(NUM_SPECIAL, vocab_size, size=seq_len + 1)  # random filler
-    keys = rng.choice(np.asarray(keys_r), size=num_kv, replace=False)
-    values = rng.choice(np.asarray(values_r), size=num_kv, replace=True)
+    # Offsets into the ranges: the same draws as choosing from the ranges themselves, without building them.
+    keys = keys_r.start + rng.choice(len(keys_r), size=num_kv, replace=False)
+    values = values_r.start + rng.choice(len(values_r), size=num_kv, replace=True)
     block[0 : 2 * num_kv : 2], block[1 : 2 * num_kv : 2] = keys, values
     # Query slots are (key, value) pairs at even offsets after the context so they never overlap.
     slots = (seq_len + 1 - 2 * num_kv) // 2

@@ -16,6 +16,8 @@ _RECORDS = (".jsonl", ".json", ".parquet")
 def check_corpus(cfg) -> None:
     """ConfigError naming the file and the fix for the first unusable local corpus file (source: local)."""
     d = cfg.data
+    if d.source == "mqar":
+        check_mqar_size(cfg)
     if d.source != "local":
         return
     for patterns, field in (
@@ -31,6 +33,29 @@ def check_corpus(cfg) -> None:
             raise ConfigError(
                 field, f"the training files hold no text ({shown} empty or blank)", "give a corpus with text"
             )
+
+
+def check_mqar_size(cfg) -> None:
+    """The generated MQAR splits fit in memory (they are built there before being written)."""
+    from ..preflight import check_memory
+    from .info import token_dtype
+
+    q, seq_len = cfg.data.mqar, cfg.data.seq_len
+    counts = {
+        "train_examples": q.train_examples,
+        "val_examples": q.val_examples,
+        "test_examples": q.test_examples,
+    }
+    per_example = (
+        (seq_len + 1) * token_dtype(q.vocab_size).itemsize + seq_len + 8
+    )  # block, answer mask, kv count
+    biggest = max(counts, key=counts.get)
+    check_memory(
+        f"generating {sum(counts.values()):,} MQAR examples of {seq_len + 1:,} tokens",
+        f"data.mqar.{biggest}",
+        sum(counts.values()) * per_example,
+        "generate fewer or shorter examples",
+    )
 
 
 def check_file(path: Path, field: str, text_field: str) -> None:

@@ -20,7 +20,7 @@ from ..layout import ArchLayout, RunLayout
 from ..models.export import export_hf
 from ..models.factory import DataShape, build_model, contender_configs
 from ..models.sizing import count_parameters
-from ..preflight import check_checkpoint, check_trainer
+from ..preflight import check_checkpoint, check_memory, check_output_dir, check_trainer
 from ..utils.device import is_main_process
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
@@ -166,11 +166,13 @@ def resume_checkpoint(cfg, layout: ArchLayout, fp: str) -> str | None:
 
 
 def preflight(cfg) -> int:
-    """Every check of what training will read or hand to Lightning, before anything is written: the Trainer's
-    device settings, the corpus files and a checkpoint given to resume from. Returns the Trainer's world size."""
+    """Every check of what training will read, write or hand to Lightning, before anything is written: the
+    Trainer's settings, the output folder, the corpus files (or the generated task's size) and a checkpoint given to
+    resume from. Returns the Trainer's world size."""
     from ..data.preflight import check_corpus
 
     world = check_trainer(cfg.train)
+    check_output_dir(cfg)
     check_corpus(cfg)
     if cfg.train.resume not in (None, "", "auto"):
         check_checkpoint(cfg.train.resume)
@@ -278,6 +280,11 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     run, layout, main = RunLayout.of(cfg), RunLayout.of(cfg).arch(arch), is_main_process()
     info = prepare(cfg)
     model_config = contender_configs(cfg.model, cfg.compare, DataShape.of(info), [arch])[arch]
+    if world == 1 and not torch.cuda.is_available():  # weights, gradients and two Adam moments in float32
+        params = count_parameters(model_config)
+        check_memory(
+            f"training {params:,} parameters", "model.hidden_size", 16 * params, "use a smaller model"
+        )
     fp = train_fingerprint(cfg, arch, model_config)
     if main:
         settle(run, arch)  # complete what a killed command left
