@@ -6,19 +6,10 @@ import sys
 import pytest
 import yaml
 
+from cli_helpers import run
 from retlab import cli
 from retlab.config import RetlabConfig
 from retlab.config.loader import load_config
-
-
-def run(argv, capsys):
-    """main(argv) in-process -> (exit code, stdout, stderr)."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_top_level_help_lists_every_command_quickly():

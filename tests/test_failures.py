@@ -14,21 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli_helpers import run
 from retlab import cli
 from retlab.utils.files import read_json
 from training.configs import TINY_MQAR
 
 DETERMINISTIC = ["best_val_loss", "test_loss", "test_mqar_accuracy", "steps", "params"]
-
-
-def run(argv, capsys):
-    """main(argv) in-process -> (exit code, stdout, stderr)."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -6,16 +6,7 @@ import shutil
 
 import pytest
 
-from retlab import cli
-
-
-def run(argv, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_helpers import run
 
 
 def _truncate(path, keep):

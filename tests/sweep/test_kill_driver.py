@@ -52,7 +52,7 @@ CONFIG = {
         "backend": "ray",
         "max_concurrent": 1,
         "cpus_per_trial": 1,
-        "ray_num_cpus": 2,
+        "ray_num_cpus": 1,
     },
 }
 DETERMINISTIC = ["best_val_loss", "test_loss", "test_mqar_accuracy", "steps", "params"]

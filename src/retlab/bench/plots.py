@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..utils.files import atomic_savefig  # noqa: E402
 from .table import tokens_label  # noqa: E402
 
 COLORS = {  # one colour per architecture, the Transformer's dynamic cache in a darker shade of its own
@@ -133,8 +134,7 @@ def finish(ax, lines: dict, axes: tuple[str, str], title: str, log_y: bool) -> N
 
 def save(fig, path: Path) -> Path:
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_savefig(fig, path)
     plt.close(fig)
     return path
 

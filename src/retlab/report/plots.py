@@ -7,6 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..utils.files import atomic_savefig
+
 TRAIN_KEYS = ("train/loss", "train/loss_step", "train_loss")
 VAL_KEYS = ("val/loss", "val_loss")
 
@@ -81,7 +83,6 @@ def bar_chart(values: dict[str, float], x_label: str, title: str, path: Path) ->
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
+    atomic_savefig(fig, path, bbox_inches="tight")
     plt.close(fig)
     return path

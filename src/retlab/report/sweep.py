@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..layout import RunLayout
 from ..sweep.results import read_csv
+from ..utils.files import atomic_savefig
 
 MAX_HEATMAPS = 10  # pairs of swept fields; the original study's 5 fields give exactly 10
 
@@ -112,7 +113,7 @@ def heatmap(rows: list[dict], kx: str, ky: str, archs: list[str], out_dir: Path)
         ax.set_title(title if is_diff else f"{title} test loss (min over others)", fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)
     path = out_dir / f"sweep_heatmap_{_safe(kx)}_{_safe(ky)}.png"
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     return path
 
 
@@ -130,7 +131,7 @@ def line_plot(rows: list[dict], key: str, archs: list[str], out_dir: Path) -> Pa
     ax.set_ylabel("mean test loss")
     ax.legend()
     path = out_dir / f"sweep_{_safe(key)}.png"
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     return path
 
 
@@ -169,7 +170,7 @@ def parallel_coordinates(rows: list[dict], keys: list[str], archs: list[str], ou
         ax.set_title(arch, fontsize=9)
     fig.colorbar(ScalarMappable(norm, cmap), ax=list(axes), label="mean test loss")
     path = out_dir / "sweep_parallel_coordinates.png"
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     return path
 
 
