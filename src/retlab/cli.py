@@ -111,7 +111,7 @@ def top_help() -> str:
         "  --config FILE          YAML config (see configs/template.yaml); fields left out keep their defaults",
         "  --section.field VALUE  override one field, e.g. --train.lr 3e-4 (beats the YAML file)",
         "  --print_config         print the fully resolved config and exit",
-        "  --check                check the config and every file and setting the command would use; write nothing",
+        "  --check                check the config and every input the command would use; write nothing",
         "  --force                rerun stages that are up to date",
         "",
         "`retlab <command> --help` lists every config field with its meaning.",
@@ -215,8 +215,8 @@ def command_help(name: str) -> str:
 
 
 def resolve_target(name: str, target: str | None = None):
-    """Import `module:function` of a command (its target, or `target`), turning a missing module into a one-line
-    error."""
+    """Import `module:function` of a command (its target, or `target`), turning a missing module into a
+    one-line error."""
     module, func = (target or COMMANDS[name].target).split(":")
     try:
         return getattr(import_module(module), func)
@@ -229,8 +229,8 @@ def resolve_target(name: str, target: str | None = None):
 
 
 def save_resolved(name: str, cfg) -> Path | None:
-    """Record the config a command ran with in the run folder (eval and bench keep theirs beside their results).
-    Called once the command has succeeded: a failed command leaves the previous config.yaml as it was."""
+    """Record the config a command ran with in the run folder (eval and bench keep theirs beside their
+    results). Called once the command has succeeded: a failed command leaves config.yaml as it was."""
     from .config.loader import save_run_config
 
     where = COMMANDS[name].saves

@@ -5,7 +5,7 @@ runs/<name>/
   data/                       splits (download) and packed memmaps (tokenize)
   tokenizer/                  PreTrainedTokenizerFast directory
   <arch>/                     one folder per trained architecture
-  previous/<arch>/            what a fresh start (new config, --force) displaced, until the new attempt finishes
+  previous/<arch>/            what a retrain (new config, --force) displaced, until the retrain finishes
     checkpoints/              Lightning checkpoints (top-k by val/loss, last)
     best/  final/             Hugging Face exports (config, safetensors, tokenizer, modeling code)
     logs/tensorboard/  logs/csv/

@@ -16,8 +16,8 @@ from .utils.device import is_main_process
 
 
 def preflight(cfg) -> None:
-    """What `run` checks before it writes anything: training's inputs, and the evaluation settings (which would
-    otherwise fail only after every architecture has trained)."""
+    """What `run` checks before it writes anything: training's inputs, and the evaluation settings (which
+    would otherwise fail only after every architecture has trained)."""
     from .training.train import preflight as training_preflight
 
     training_preflight(cfg)
@@ -28,8 +28,8 @@ def preflight(cfg) -> None:
 
 
 def run(cfg, force: bool = False) -> dict:
-    """Run every stage for `cfg`; returns {arch: metrics} of the trained architectures. The run's config.yaml is
-    written once its results exist (before the report that reads it), never by a run that failed."""
+    """Run every stage for `cfg`; returns {arch: metrics} of the trained architectures. The run's config.yaml
+    is written once its results exist (before the report that reads it), never by a run that failed."""
     from .data import prepare
     from .training.train import train
 

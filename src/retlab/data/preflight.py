@@ -1,7 +1,8 @@
 """Corpus checks before any data stage writes: every local file the download will read opens, is not a
-binary file, and the training files hold some text. Cheap on purpose (the head of each file, and reading on only
-until the first non-blank character), so it runs on every command; a problem deeper in a file is still reported
-as one line by the download stage, whose output appears whole or not at all."""
+binary file, and the training files hold some text (for MQAR: the generated task fits in memory). Cheap on
+purpose (the head of each file, and reading on only until the first non-blank character), so it runs on every
+command; a problem deeper in a file is still reported as one line by the download stage, whose output appears
+whole or not at all."""
 
 import codecs
 from pathlib import Path

@@ -58,8 +58,8 @@ def run_models(cfg, field: str) -> dict[str, Path]:
 
 
 def resolve_models(entries: list[str], cfg, field: str = "eval.models") -> dict[str, Path]:
-    """{label: export dir} for `entries`, or for the run's architectures when `entries` is empty; every export is
-    checked to be loadable (whole safetensors, a config) before anything is loaded or written."""
+    """{label: export dir} for `entries`, or for the run's architectures when `entries` is empty; every export
+    is checked to be loadable (whole safetensors, a config) before anything is loaded or written."""
     if not entries:
         models = run_models(cfg, field)
         for path in models.values():

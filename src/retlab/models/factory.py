@@ -87,8 +87,8 @@ def load_config(path: str | os.PathLike) -> PreTrainedConfig:
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> PreTrainedModel:
     """The causal LM exported in `path`, in eval mode on `device`: retlab's own classes for retlab checkpoints
-    (never their copied code), transformers' Auto classes for anything else; weights from safetensors only, never
-    from a pickle (retlab.preflight.check_export checks an export before anything loads it)."""
+    (never their copied code), transformers' Auto classes for anything else; weights from safetensors only,
+    never from a pickle (retlab.preflight.check_export checks an export before anything loads it)."""
     from transformers import AutoModelForCausalLM
 
     model_type = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")

@@ -3,10 +3,10 @@
 Ray's head processes share the driver's fate, but its agents and trial workers can outlive it and keep training
 for nobody. So before starting Ray the driver starts this reaper: a small separate process (in its own session, so
 a Ctrl-C or a kill aimed at the driver's process group does not reach it) that notes the driver's descendants a few
-times a second and blocks on a pipe only the driver holds. When the pipe closes, because the driver exited or died,
-the reaper kills every noted process that started after it and still runs (and their children), and every process still carrying the
-token the driver put in its environment (which catches one started between two looks, unless it renamed itself).
-It runs as a plain script (`python reaper.py`), so it starts in milliseconds without importing retlab."""
+times a second and blocks on a pipe only the driver holds. When the pipe closes, because the driver exited or
+died, the reaper kills every noted process that started after it and still runs (and their children), and every
+process still carrying the token the driver put in its environment (which catches one started between two looks,
+unless it renamed itself). It runs as a plain script (`python reaper.py`): it starts without importing retlab."""
 
 import os
 import select

@@ -58,9 +58,7 @@ def preflight(cfg: RetlabConfig, real: bool = True) -> tuple[RetlabConfig, dict,
     validate(cfg)
     grid = validate_grid(cfg.sweep.grid)
     cfg = with_absolute_paths(cfg)
-    specs = make_trials(
-        cfg, expand_grid(grid), RunLayout.of(cfg).root / "trials"
-    )  # every point's config checked
+    specs = make_trials(cfg, expand_grid(grid), RunLayout.of(cfg).root / "trials")  # checks every point
     if real:
         from ..training.train import preflight as training_preflight
 
