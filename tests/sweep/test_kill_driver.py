@@ -13,6 +13,7 @@ import psutil
 import pytest
 import yaml
 
+import retlab
 from retlab.config.loader import load_config
 from retlab.sweep.run import sweep
 from retlab.utils.files import read_json
@@ -84,7 +85,7 @@ def test_a_killed_sweep_driver_takes_ray_with_it_and_the_rerun_finishes_only_the
         str(tmp_path / "runs"),
     ]
     env = os.environ | {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+        "PYTHONPATH": str(Path(retlab.__file__).parents[1]),  # the retlab these tests import
         "PYTHONUNBUFFERED": "1",
     }
     trials = tmp_path / "runs" / "s" / "trials"
