@@ -1,17 +1,23 @@
-"""Tokenize+pack throughput of `retlab data tokenize` versus raw `Tokenizer.encode_batch` on the same text.
+"""Tokenize+pack throughput: retlab's two packing paths versus raw `Tokenizer.encode_batch` on the same text.
 
-Both sides use the same tokenizer, documents and number of processes (forked workers, Rust threads off):
-- pack: retlab's stage 3 on a split's JSONL (read, parse, encode, append <eos>, write the memmap, cut blocks);
-- raw:  encode_batch over the documents already in memory, each worker taking an equal share, results discarded.
-Target: pack >= 80% of raw. Prints a table, then one JSON line.
+All contenders use the same tokenizer, documents and number of processes (forked workers, Rust threads off):
+- raw:    encode_batch over the documents already in memory, each worker taking an equal share, results discarded
+          (the in-memory path: tokenizer speed, the strongest baseline);
+- pack:   stage 3 on a split's JSONL written by stage 1 (read, parse, encode, append <eos>, write, cut blocks);
+- stream: stage 3 of data.streaming on the same local files, read through `datasets`' streaming builders
+          (read, seeded shuffle buffer, batch, encode, append <eos>, write with shard commits).
+The CPU may be shared, so the contenders run interleaved: each round runs each once, in rotated order. Reported:
+median tokens/s with its interquartile range over rounds. Target: stream >= 80% of raw. Prints a table, then one
+JSON line.
 
-    .venv/bin/python benchmarks/bench_tokenize.py [--num_proc 2] [--repeats 3] [--vocab_size 8192]
+    .venv/bin/python benchmarks/bench_tokenize.py [--num_proc 2] [--rounds 5] [--vocab_size 8192]
 """
 
 import argparse
 import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -22,8 +28,10 @@ import numpy as np
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retlab.config.loader import load_config  # noqa: E402
+from retlab.data import pack_stream as ps  # noqa: E402
 from retlab.data import tokenize as tk  # noqa: E402
 from retlab.data.download import download, iter_documents  # noqa: E402
+from retlab.data.streaming import Stream  # noqa: E402
 from retlab.data.tokenizer import tokenizer_dir, train_tokenizer  # noqa: E402
 from retlab.paths import data_dir  # noqa: E402
 
@@ -44,25 +52,34 @@ def _raw_share(bounds: tuple[int, int]) -> int:
     )
 
 
-def raw_encode(pool, num_proc: int, batch: int = 2000) -> int:
+def raw_encode(pool, batch: int = 2000) -> int:
     """encode_batch over _DOCS in batches spread over the workers; returns the number of tokens."""
     shares = [(i, min(i + batch, len(_DOCS))) for i in range(0, len(_DOCS), batch)]
     return sum(pool.imap(_raw_share, shares)) if pool else sum(map(_raw_share, shares))
 
 
-def best_of(repeats: int, fn) -> tuple[float, int]:
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
+def stream_pack(stream: Stream, out: Path, pool) -> int:
+    """The streaming stage's packing of the train split into `out`; returns the number of tokens."""
+    state = {"documents": 0, "tokens": 0}
+    with open(out, "wb") as f:
+
+        def commit() -> None:
+            f.flush()
+            os.fsync(f.fileno())
+
+        ps.pack_documents(stream.documents("train"), f, state, None, pool, commit)
+    return state["tokens"]
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return q1, median, q3
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--num_proc", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--vocab_size", type=int, default=8192)
     args = ap.parse_args()
     root = data_dir()
@@ -77,6 +94,9 @@ def main() -> None:
             "data.seq_len": 1024,
         }
         cfg = load_config(None, over)
+        streamed = load_config(
+            None, over | {"data.streaming": True, "data.val_documents": 0, "data.test_documents": 0}
+        )
         splits = download(cfg)
         train_tokenizer(cfg)
         jsonl = splits / "train.jsonl"
@@ -89,44 +109,63 @@ def main() -> None:
         pool = (
             ctx.Pool(args.num_proc, tk.init_worker, (tok_json, eos, "uint16")) if args.num_proc > 1 else None
         )
+        stream = Stream.open(streamed)
+        out = Path(tmp) / "bench.bin"
+        contenders = {
+            "raw": lambda: raw_encode(pool) + len(_DOCS),  # + one <eos> per document, as the packers add
+            "pack": lambda: tk.pack_split(jsonl, out, 1025, np.dtype(np.uint16), pool, args.num_proc)[
+                "tokens"
+            ],
+            "stream": lambda: stream_pack(stream, out, pool),
+        }
+        rates: dict[str, list[float]] = {name: [] for name in contenders}
+        tokens: dict[str, set[int]] = {name: set() for name in contenders}
         try:
-            out = Path(tmp) / "bench.bin"
-            pack_s, counts = best_of(
-                args.repeats,
-                lambda: tk.pack_split(jsonl, out, 1025, np.dtype(np.uint16), pool, args.num_proc, desc=""),
-            )
-            raw_s, raw_tokens = best_of(args.repeats, lambda: raw_encode(pool, args.num_proc))
+            for r in range(args.rounds):
+                names = list(contenders)
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    t0 = time.perf_counter()
+                    n = contenders[name]()
+                    rates[name].append(n / (time.perf_counter() - t0))
+                    tokens[name].add(n)
         finally:
             if pool:
                 pool.close()
                 pool.join()
 
-    tokens = counts["tokens"]
-    assert tokens == raw_tokens + counts["documents"], (
-        "both sides must see the same text (pack adds one <eos> per doc)"
-    )
-    pack_tps, raw_tps = tokens / pack_s, raw_tokens / raw_s
-    ratio = pack_tps / raw_tps
+    assert len(set().union(*tokens.values())) == 1, f"the contenders must see the same text: {tokens}"
+    n_tokens = tokens["raw"].pop()
+    stats = {name: quartiles(v) for name, v in rates.items()}
+    bytes_per_token = n_bytes / n_tokens
     print(
-        f"corpus: {len(_DOCS):,} documents, {n_bytes / 1e6:.1f} MB, {tokens:,} tokens (vocab {args.vocab_size})"
+        f"corpus: {len(_DOCS):,} documents, {n_bytes / 1e6:.1f} MB, {n_tokens:,} tokens (vocab {args.vocab_size})"
     )
-    print(f"{'method':<34}{'seconds':>10}{'tokens/s':>14}{'MB/s':>9}")
-    print(f"{'raw Tokenizer.encode_batch':<34}{raw_s:>10.2f}{raw_tps:>14,.0f}{n_bytes / raw_s / 1e6:>9.2f}")
-    print(f"{'retlab tokenize+pack':<34}{pack_s:>10.2f}{pack_tps:>14,.0f}{n_bytes / pack_s / 1e6:>9.2f}")
-    print(
-        f"pack / raw = {ratio:.1%} (target >= 80%) with {args.num_proc} process(es), best of {args.repeats}"
-    )
+    print(f"{args.rounds} interleaved rounds, {args.num_proc} process(es); median [IQR] over rounds")
+    print(f"{'method':<38}{'tokens/s':>12}{'IQR':>24}{'MB/s':>8}")
+    labels = {
+        "raw": "raw encode_batch (in memory)",
+        "pack": "tokenize+pack from JSONL splits",
+        "stream": "streaming tokenize+pack (datasets)",
+    }
+    for name, (q1, med, q3) in stats.items():
+        iqr = f"[{q1:,.0f} - {q3:,.0f}]"
+        print(f"{labels[name]:<38}{med:>12,.0f}{iqr:>24}{med * bytes_per_token / 1e6:>8.2f}")
+    stream_over_raw = stats["stream"][1] / stats["raw"][1]
+    stream_over_pack = stats["stream"][1] / stats["pack"][1]
+    print(f"stream / raw = {stream_over_raw:.1%} (target >= 80%); stream / pack = {stream_over_pack:.1%}")
     result = {
         "bench": "tokenize_pack",
         "num_proc": args.num_proc,
+        "rounds": args.rounds,
         "documents": len(_DOCS),
         "corpus_mb": round(n_bytes / 1e6, 2),
-        "tokens": tokens,
-        "pack_tokens_per_s": round(pack_tps),
-        "raw_encode_batch_tokens_per_s": round(raw_tps),
-        "pack_over_raw": round(ratio, 3),
+        "tokens": n_tokens,
+        **{f"{name}_tokens_per_s": round(s[1]) for name, s in stats.items()},
+        **{f"{name}_tokens_per_s_iqr": [round(s[0]), round(s[2])] for name, s in stats.items()},
+        "stream_over_raw": round(stream_over_raw, 3),
+        "stream_over_pack": round(stream_over_pack, 3),
         "target": 0.8,
-        "meets_target": ratio >= 0.8,
+        "meets_target": stream_over_raw >= 0.8,
     }
     print(json.dumps(result))
 

@@ -6,8 +6,9 @@ from collections import Counter
 import pytest
 
 from retlab.config.loader import load_config
-from retlab.data import download as dl
+from retlab.data import sources
 from retlab.data.download import download, iter_documents, split_meta
+from retlab.data.sources import file_documents
 from retlab.errors import ConfigError
 
 
@@ -33,7 +34,7 @@ def test_seeded_split_deterministic_disjoint_and_not_swapped(tmp_path, shared_da
     c = read_splits(download(local_cfg(tmp_path, [src], "c", **{"data.splits": splits, "seed": 1})))
     assert a == b
     assert a["validation"] != c["validation"]
-    everything = [d for d in dl.file_documents(src, "paragraph", "text") if d.strip()]
+    everything = [d for d in file_documents(src, "paragraph", "text") if d.strip()]
     n = len(everything)
     # A partition of the documents: every document in exactly one split.
     assert Counter(a["train"] + a["validation"] + a["test"]) == Counter(everything)
@@ -45,7 +46,7 @@ def test_seeded_split_deterministic_disjoint_and_not_swapped(tmp_path, shared_da
 def test_document_modes_and_empty_documents(tmp_path):
     f = tmp_path / "c.txt"
     f.write_text("first line\nsecond line\n\n   \nthird\n \n\nfourth\n")
-    docs = {m: [d for d in dl.file_documents(f, m, "text")] for m in ("line", "paragraph", "file")}
+    docs = {m: [d for d in file_documents(f, m, "text")] for m in ("line", "paragraph", "file")}
     assert docs["line"] == ["first line", "second line", "", "   ", "third", " ", "", "fourth"]
     assert docs["paragraph"] == ["first line\nsecond line", "third", "fourth"]
     assert docs["file"] == [f.read_text()]
@@ -55,7 +56,7 @@ def test_document_modes_and_empty_documents(tmp_path):
 
 
 def test_gutenberg_byte_order_mark_is_not_text(shared_data):
-    doc = next(dl.file_documents(shared_data / "corpora/gutenberg/pg2701_moby_dick.txt", "paragraph", "text"))
+    doc = next(file_documents(shared_data / "corpora/gutenberg/pg2701_moby_dick.txt", "paragraph", "text"))
     assert not doc.startswith("\ufeff")
 
 
@@ -68,9 +69,9 @@ def test_jsonl_json_parquet_give_the_same_documents(tmp_path, shared_data):
     (tmp_path / "d.json").write_text(json.dumps([{"body": t} for t in lines]))
     pq.write_table(pa.table({"body": lines}), tmp_path / "d.parquet")
     for ext in ("jsonl", "json", "parquet"):
-        assert list(dl.file_documents(tmp_path / f"d.{ext}", "line", "body")) == lines
+        assert list(file_documents(tmp_path / f"d.{ext}", "line", "body")) == lines
     with pytest.raises(ConfigError, match="data.text_field"):
-        list(dl.file_documents(tmp_path / "d.jsonl", "line", "text"))
+        list(file_documents(tmp_path / "d.jsonl", "line", "text"))
 
 
 def test_own_splits_are_kept(tmp_path, shared_data):
@@ -125,7 +126,7 @@ def test_hub_splits_kept_or_carved(tmp_path, monkeypatch, shared_data):
             "data.splits": [0.5, 0.25, 0.25],
         },
     )
-    monkeypatch.setattr(dl, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(sources, "_hub_reachable", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: three)
     got = read_splits(download(cfg))
     assert got == {"train": lines[:200], "validation": lines[200:300], "test": lines[300:]}

@@ -66,16 +66,17 @@ class DataConfig:
     """Where the text comes from, how it is split into train/val/test, and how it is packed."""
 
     source: Literal["mqar", "hub", "local"] = "mqar"
-    """`mqar` (built-in synthetic task), `hub` (a Hugging Face Hub dataset) or `local` (files under `path`)."""
+    """`mqar` (built-in synthetic task), `hub` (a Hugging Face dataset by name) or `local` (files under `path`)."""
     name: str | None = None
-    """Hub dataset name, e.g. `wikitext` or `roneneldan/TinyStories` (source: hub)."""
+    """Hub dataset name, e.g. `wikitext` or `allenai/c4`, or a local dataset folder loaded the same way (its splits
+    from its file names, e.g. train.jsonl and validation.jsonl) (source: hub)."""
     subset: str | None = None
     """Hub dataset configuration, e.g. `wikitext-103-raw-v1` (source: hub)."""
     text_field: str = "text"
     """Field that holds the text in Hub, JSON, JSONL and Parquet records."""
     path: list[str] = field(default_factory=list)
-    """Local files or globs (source: local): .jsonl/.json/.parquet records, any other file plain text; split by `splits` unless
-    `val_path` and `test_path` give those splits."""
+    """Local files or globs (source: local): .jsonl/.json/.parquet records, any other file plain text (all read
+    through `datasets`' streaming builders); split by `splits` unless `val_path` and `test_path` give those splits."""
     val_path: list[str] = field(default_factory=list)
     """Local files of the validation split (source: local; default: carved from `path` by `splits`)."""
     test_path: list[str] = field(default_factory=list)
@@ -84,7 +85,22 @@ class DataConfig:
     """How local text files split into documents: one per line, per blank-line-separated paragraph, or per file."""
     splits: list[float] = field(default_factory=lambda: [0.98, 0.01, 0.01])
     """Train/val/test fractions of a seeded split by document, used for the splits a dataset lacks (missing ones
-    are carved out of train)."""
+    are carved out of train); a streamed dataset uses `val_documents`/`test_documents` instead."""
+    streaming: bool = False
+    """Stream the dataset instead of downloading it whole (Hub or local files): documents are read, shuffled,
+    split and packed on the fly, and the train split stops at `max_tokens`/`max_documents`."""
+    max_tokens: int | None = None
+    """Train-split budget in tokens (data.streaming): packing stops at exactly this many tokens."""
+    max_documents: int | None = None
+    """Train-split budget in documents (data.streaming); with `max_tokens` too, whichever is reached first."""
+    val_documents: int = 1000
+    """Validation documents when streaming: the first ones of the dataset's own validation split, else carved
+    from the head of the shuffled train stream (so never in train)."""
+    test_documents: int = 1000
+    """Test documents when streaming: the first ones of the dataset's own test split, else carved from the
+    shuffled train stream right after the validation documents."""
+    shuffle_buffer: int = 10_000
+    """Documents in the seeded shuffle buffer of a streamed dataset (1: keep the dataset's order)."""
     seq_len: int = 256
     """Tokens per training example; the stream is packed into blocks of seq_len + 1."""
     num_proc: int = 2
@@ -128,7 +144,31 @@ class DataConfig:
             "is required for source: local",
             "set e.g. --data.path 'corpus/*.txt'",
         )
+        bad += self._streaming_problems()
         return bad + (self.mqar.problems(self.seq_len) if self.source == "mqar" else [])
+
+    def _streaming_problems(self) -> list[Problem]:
+        bad = positive(self, "data", "max_tokens", "max_documents", optional=True)
+        for name in ("max_tokens", "max_documents"):
+            bad += require(
+                getattr(self, name) is None or self.streaming,
+                f"data.{name}",
+                "applies only to a streamed dataset",
+                "set data.streaming: true",
+            )
+        bad += non_negative(self, "data", "val_documents", "test_documents")
+        bad += require(
+            self.shuffle_buffer >= 1,
+            "data.shuffle_buffer",
+            f"must be >= 1, got {self.shuffle_buffer}",
+            "1 keeps the dataset's order",
+        )
+        return bad + require(
+            not (self.streaming and self.source == "mqar"),
+            "data.streaming",
+            "does not apply to the generated mqar task",
+            "set data.source to hub or local",
+        )
 
 
 @dataclass
@@ -141,6 +181,9 @@ class TokenizerConfig:
     """An existing Hugging Face tokenizer (directory or Hub name) to use instead of training one."""
     min_frequency: int = 2
     """Minimum pair frequency for a BPE merge."""
+    train_documents: int | None = None
+    """Train the BPE on at most this many train documents, a bounded sample (null: all of them, or the first
+    100,000 of a streamed train split, which may be unbounded)."""
 
     def problems(self) -> list[Problem]:
         bad = require(
@@ -149,4 +192,8 @@ class TokenizerConfig:
             f"must be >= 260 (256 bytes + 4 specials), got {self.vocab_size}",
             "use e.g. 8192",
         )
-        return bad + positive(self, "tokenizer", "min_frequency")
+        return (
+            bad
+            + positive(self, "tokenizer", "min_frequency")
+            + positive(self, "tokenizer", "train_documents", optional=True)
+        )

@@ -8,7 +8,7 @@ import codecs
 from pathlib import Path
 
 from ..errors import ConfigError, first_line
-from .download import resolve_paths
+from .sources import resolve_paths
 
 SNIFF_BYTES = 1 << 20
 _RECORDS = (".jsonl", ".json", ".parquet")

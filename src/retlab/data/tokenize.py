@@ -5,7 +5,8 @@ Output: runs/<name>/data/packed/<split>.bin, a flat uint16/uint32 array viewed a
 Documents are joined into one stream with <eos> after each and cut into consecutive blocks; only the final
 partial block is dropped (its size is recorded). Workers read line-aligned byte ranges of the split's JSONL
 and return token arrays that the main process appends to the file in order, so memory stays bounded by a
-few chunks whatever the corpus size."""
+few chunks whatever the corpus size. A streamed dataset (data.streaming) is packed from its stream instead,
+resumably (pack_stream.py), into the same files."""
 
 import itertools
 import json
@@ -56,11 +57,17 @@ def init_worker(tokenizer_json: str, eos: int, dtype: str) -> None:
 
 def encode_documents(docs: list[str]) -> np.ndarray:
     """Token ids of `docs` with <eos> after each, as one flat array (uses the worker's tokenizer)."""
+    return encode_with_lengths(docs)[0]
+
+
+def encode_with_lengths(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`encode_documents` and the number of tokens of each document (its <eos> included)."""
     ids = [e.ids for e in _TOKENIZER.encode_batch(docs, add_special_tokens=False)]
     for doc_ids in ids:
         doc_ids.append(_EOS)
-    n = sum(map(len, ids))
-    return np.fromiter(itertools.chain.from_iterable(ids), dtype=_DTYPE, count=n)
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=_DTYPE, count=int(lengths.sum()))
+    return flat, lengths
 
 
 def _encode_range(task: tuple[str, int, int]) -> tuple[np.ndarray, int, int]:
@@ -96,8 +103,13 @@ def pack_split(
             tokens += len(arr)
             documents += n_docs
             bar.update(n_bytes)
+    return cut_blocks(out_bin, documents, tokens, block_len, dtype)
+
+
+def cut_blocks(out_bin: Path, documents: int, tokens: int, block_len: int, dtype: np.dtype) -> dict:
+    """Cut the token stream in `out_bin` to whole blocks (the final partial block is the only text dropped) and
+    return the split's counts. Idempotent: a file already cut stays as it is."""
     blocks, remainder = divmod(tokens, block_len)
-    # The final partial block is the only text dropped.
     os.truncate(out_bin, blocks * block_len * np.dtype(dtype).itemsize)
     return {
         "documents": documents,
@@ -124,6 +136,10 @@ def tokenize(cfg, force: bool = False) -> DataInfo:
         from .mqar import generate
 
         return generate(cfg, force=force)
+    if cfg.data.streaming:
+        from .pack_stream import tokenize_stream
+
+        return tokenize_stream(cfg, force=force)
     if cfg.tokenizer.path:  # otherwise training the tokenizer runs the download
         download(cfg)
     train_tokenizer(cfg)
@@ -135,24 +151,13 @@ def tokenize(cfg, force: bool = False) -> DataInfo:
         print(f"tokenize: up to date ({out}); --force reruns")
         return DataInfo.load(out)
     dtype = token_dtype(tok["vocab_size"])
-    info_common = {
-        "dtype": dtype.name,
-        "seq_len": cfg.data.seq_len,
-        "tokenizer_hash": tokenizer_hash(tok_dir),
-        "vocab_size": tok["vocab_size"],
-    }
     t0, counts = time.perf_counter(), {}
-    pool = _pool(
-        cfg.data.num_proc,
-        (tok_dir / "tokenizer.json").read_text(encoding="utf-8"),
-        tok["eos_token_id"],
-        dtype,
-    )
+    pool = pool_for(cfg, tok_dir, tok, dtype)
     try:
         with atomic_dir(out) as tmp:
             for split in SPLITS:
                 jsonl = splits_dir(cfg) / f"{split}.jsonl"
-                c = pack_split(
+                counts[split] = pack_split(
                     jsonl,
                     tmp / f"{split}.bin",
                     cfg.data.seq_len + 1,
@@ -161,17 +166,33 @@ def tokenize(cfg, force: bool = False) -> DataInfo:
                     cfg.data.num_proc,
                     f"tokenize {split}",
                 )
-                counts[split] = c
-                atomic_write_json(tmp / f"{split}.json", {"split": split, **c, **info_common})
-            info = _info(cfg, tok, tok_dir, tmp)
-            info.save()
-            mark_done(tmp, fp, **{s: c["tokens"] for s, c in counts.items()})
+            write_outputs(cfg, tmp, tok_dir, tok, counts, fp)
     finally:
         if pool:
             pool.close()
             pool.join()
-    _report(counts, time.perf_counter() - t0, cfg.data.seq_len, out)
+    report(counts, time.perf_counter() - t0, cfg.data.seq_len, out)
     return DataInfo.load(out)
+
+
+def pool_for(cfg, tok_dir: Path, tok: dict, dtype: np.dtype):
+    """Tokenizer workers for the run's tokenizer (None for data.num_proc 1: this process encodes)."""
+    tokenizer_json = (tok_dir / "tokenizer.json").read_text(encoding="utf-8")
+    return _pool(cfg.data.num_proc, tokenizer_json, tok["eos_token_id"], dtype)
+
+
+def write_outputs(cfg, data_dir: Path, tok_dir: Path, tok: dict, counts: dict, fp: str) -> None:
+    """<split>.json for every packed split, info.json and the stage stamp."""
+    common = {
+        "dtype": token_dtype(tok["vocab_size"]).name,
+        "seq_len": cfg.data.seq_len,
+        "tokenizer_hash": tokenizer_hash(tok_dir),
+        "vocab_size": tok["vocab_size"],
+    }
+    for split, c in counts.items():
+        atomic_write_json(data_dir / f"{split}.json", {"split": split, **c, **common})
+    _info(cfg, tok, tok_dir, data_dir).save()
+    mark_done(data_dir, fp, **{s: c["tokens"] for s, c in counts.items()})
 
 
 def _info(cfg, tok: dict, tok_dir: Path, data_dir: Path) -> DataInfo:
@@ -185,7 +206,8 @@ def _info(cfg, tok: dict, tok_dir: Path, data_dir: Path) -> DataInfo:
     )
 
 
-def _report(counts: dict, seconds: float, seq_len: int, out: Path) -> None:
+def report(counts: dict, seconds: float, seq_len: int, out: Path, tokens_now: int | None = None) -> None:
+    """Per-split counts, then the speed of this session's work (`tokens_now`, default all tokens)."""
     for split, c in counts.items():
         if c["blocks"] == 0:
             print(
@@ -195,7 +217,7 @@ def _report(counts: dict, seconds: float, seq_len: int, out: Path) -> None:
         f"{s} {c['tokens']:,} tokens = {c['blocks']:,} blocks + {c['remainder_tokens']:,} dropped"
         for s, c in counts.items()
     ]
-    total = sum(c["tokens"] for c in counts.values())
+    total = sum(c["tokens"] for c in counts.values()) if tokens_now is None else tokens_now
     print(f"tokenize: {'; '.join(parts)}")
     print(
         f"tokenize: {total:,} tokens in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} tokens/s) -> {out}"

@@ -1,4 +1,5 @@
-"""Stage 2, `retlab data tokenizer`: a byte-level BPE trained on the train split only, or an existing tokenizer.
+"""Stage 2, `retlab data tokenizer`: a byte-level BPE trained on the train split only, or an existing tokenizer
+(a Hugging Face tokenizer directory or Hub name, or GPT-2-style BPE files such as ../shared/data/tokenizers/gpt2).
 
 Output: runs/<name>/tokenizer/, a PreTrainedTokenizerFast directory (AutoTokenizer.from_pretrained loads it).
 Trained tokenizers reserve <pad>=0, <bos>=1, <eos>=2, <unk>=3. Byte-level BPE covers every byte, so
@@ -12,9 +13,10 @@ from pathlib import Path
 from ..errors import ConfigError, first_line
 from ..layout import RunLayout
 from ..utils.stage import file_digest, fingerprint, is_up_to_date, mark_done, stamp_info
-from .download import download, iter_documents, split_meta, splits_dir
+from .download import download, iter_documents, split_documents, split_meta, splits_dir
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
+END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
 _BYTES_PER_TOKEN_SAMPLE = 8_000_000  # measure bytes/token on at most this much validation text
 
 
@@ -38,11 +40,12 @@ def bpe_from_documents(
     return tok
 
 
-def to_hf(tok):
-    """Wrap a `tokenizers.Tokenizer` as a PreTrainedTokenizerFast that round-trips text exactly."""
+def to_hf(tok, specials: tuple[str | None, ...] = SPECIAL_TOKENS):
+    """Wrap a `tokenizers.Tokenizer` as a PreTrainedTokenizerFast that round-trips text exactly;
+    `specials` are its (pad, bos, eos, unk) tokens."""
     from transformers import PreTrainedTokenizerFast
 
-    pad, bos, eos, unk = SPECIAL_TOKENS
+    pad, bos, eos, unk = specials
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         pad_token=pad,
@@ -54,10 +57,46 @@ def to_hf(tok):
     )
 
 
+def bpe_files(path: Path) -> tuple[Path, Path] | None:
+    """The vocabulary and merges files of a GPT-2-style BPE directory that is not a Hugging Face tokenizer
+    directory (OpenAI's encoder.json + vocab.bpe, or vocab.json + merges.txt), else None."""
+    if (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file():
+        return None
+    vocab = next((path / f for f in ("vocab.json", "encoder.json") if (path / f).is_file()), None)
+    merges = next((path / f for f in ("merges.txt", "vocab.bpe") if (path / f).is_file()), None)
+    return (vocab, merges) if vocab and merges else None
+
+
+def tokenizer_from_bpe_files(vocab_file: Path, merges_file: Path):
+    """A byte-level BPE (GPT-2's scheme) from its vocabulary and merges files, as a PreTrainedTokenizerFast whose
+    <|endoftext|> is eos (and bos/unk, as in GPT-2). Built with `tokenizers`, because transformers 5's
+    GPT2TokenizerFast(vocab_file=..., merges_file=...) silently builds a one-token vocabulary."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
+    lines = merges_file.read_text(encoding="utf-8").splitlines()
+    merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
+    if END_OF_TEXT not in vocab:
+        raise ConfigError(
+            "tokenizer.path", f"{vocab_file} has no {END_OF_TEXT} token to end documents", "use GPT-2's files"
+        )
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([END_OF_TEXT])  # never split or merged with the text around it
+    return to_hf(tok, (None, END_OF_TEXT, END_OF_TEXT, END_OF_TEXT))
+
+
 def load_tokenizer(path: str | Path):
-    """A Hugging Face tokenizer from a directory (e.g. runs/<name>/tokenizer) or a Hub name."""
+    """A Hugging Face tokenizer from a directory (e.g. runs/<name>/tokenizer), GPT-2-style BPE files or a Hub
+    name."""
     from transformers import AutoTokenizer
 
+    files = bpe_files(Path(path).expanduser())
+    if files:
+        return tokenizer_from_bpe_files(*files)
     try:
         tok = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as e:
@@ -125,11 +164,17 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
         print("tokenizer: data.source is mqar, whose ids need no tokenizer; nothing to do")
         return None
     out, t = tokenizer_dir(cfg), cfg.tokenizer
+    settings = dataclasses.asdict(t)
     if t.path:
         fp = fingerprint("tokenizer", 1, _existing_fingerprint(t.path))
+    elif cfg.data.streaming:
+        from .streaming import Stream
+
+        docs, n_train, sample_fp = Stream.open(cfg).tokenizer_sample(t.train_documents)
+        fp = fingerprint("tokenizer", 2, sample_fp, settings)
     else:
         download(cfg)
-        fp = fingerprint("tokenizer", 1, stamp_info(splits_dir(cfg))["fingerprint"], dataclasses.asdict(t))
+        fp = fingerprint("tokenizer", 1, stamp_info(splits_dir(cfg))["fingerprint"], settings)
     if not force and is_up_to_date(out, fp):
         print(f"tokenizer: up to date ({out}); --force retrains")
         return out
@@ -138,13 +183,15 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
     if t.path:
         hf = load_tokenizer(t.path)
     else:
-        n_train = split_meta(splits_dir(cfg))["splits"]["train"]["documents"]
-        print(f"tokenizer: training byte-level BPE (vocab {t.vocab_size}) on {n_train:,} train documents")
-        hf = to_hf(
-            bpe_from_documents(
-                iter_documents(splits_dir(cfg), "train"), t.vocab_size, t.min_frequency, n_train
-            )
+        if not cfg.data.streaming:
+            n_train = split_meta(splits_dir(cfg))["splits"]["train"]["documents"]
+            n_train = min(n_train, t.train_documents or n_train)
+            docs = itertools.islice(iter_documents(splits_dir(cfg), "train"), n_train)
+        up_to = "at most " if cfg.data.streaming else ""
+        print(
+            f"tokenizer: training byte-level BPE (vocab {t.vocab_size}) on {up_to}{n_train:,} train documents"
         )
+        hf = to_hf(bpe_from_documents(docs, t.vocab_size, t.min_frequency, n_train))
     with atomic_dir(out) as tmp:
         hf.save_pretrained(tmp)
         mark_done(tmp, fp, vocab_size=len(hf), **special_ids(hf))
@@ -153,8 +200,13 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
 
 
 def _report(hf, cfg, out: Path) -> None:
-    val = splits_dir(cfg) / "validation.jsonl"
+    if cfg.data.streaming:
+        val = split_documents(cfg, "validation")
+    else:  # written by stage 1, which an existing tokenizer (tokenizer.path) does not need to have run
+        written = (splits_dir(cfg) / "validation.jsonl").is_file()
+        val = iter_documents(splits_dir(cfg), "validation") if written else iter(())
+    first = next(val, None)
     bpt = ""
-    if val.is_file() and val.stat().st_size > 0:
-        bpt = f", {bytes_per_token(hf, iter_documents(splits_dir(cfg), 'validation')):.2f} bytes/token on validation"
+    if first is not None:
+        bpt = f", {bytes_per_token(hf, itertools.chain([first], val)):.2f} bytes/token on validation"
     print(f"tokenizer: vocab size {len(hf):,}{bpt} -> {out}")

@@ -15,6 +15,7 @@ baseline) and, with eval.position_loss_multiples, "position_loss" (see position_
 
 import dataclasses
 import hashlib
+import itertools
 import math
 import time
 from pathlib import Path
@@ -27,6 +28,8 @@ from . import harness
 from .checkpoints import load_model, load_tokenizer_for, model_stamp, resolve_device, resolve_models
 
 RESULTS = "results.json"
+UNIGRAM_TRAIN_DOCUMENTS = 10_000
+"""Train documents of a streamed dataset whose token frequencies give the unigram baseline."""
 VERSION = 2
 
 
@@ -140,7 +143,7 @@ def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None) -> 
 
 def split_perplexity(cfg, model, tokenizer) -> dict:
     """Perplexity on the run's test split, windows of data.seq_len tokens moved by eval.stride."""
-    from ..data.download import download, iter_documents, splits_dir
+    from ..data.download import split_documents
     from .perplexity import perplexity, unigram_loss
 
     if tokenizer is None:
@@ -149,15 +152,14 @@ def split_perplexity(cfg, model, tokenizer) -> dict:
             "the model has no tokenizer and the run has none",
             "evaluate an export that includes its tokenizer",
         )
-    download(cfg)
     window = cfg.data.seq_len
     stride = cfg.eval.stride or window
-    r = perplexity(
-        model, tokenizer, iter_documents(splits_dir(cfg), "test"), window, stride, cfg.eval.batch_size
-    )
+    r = perplexity(model, tokenizer, split_documents(cfg, "test"), window, stride, cfg.eval.batch_size)
     metrics = {k: {"value": r[k], "stderr": None} for k in ("loss", "ppl", "bits_per_byte")}
-    split = iter_documents(splits_dir(cfg), "train"), iter_documents(splits_dir(cfg), "test")
-    baseline = math.exp(unigram_loss(tokenizer, *split))
+    train = split_documents(cfg, "train")
+    if cfg.data.streaming:  # a streamed train split may be any size: its head is a big enough unigram sample
+        train = itertools.islice(train, UNIGRAM_TRAIN_DOCUMENTS)
+    baseline = math.exp(unigram_loss(tokenizer, train, split_documents(cfg, "test")))
     metrics["unigram_baseline_ppl"] = {"value": baseline, "stderr": None}
     return {"n": r["tokens"], **metrics, "bytes": r["bytes"], "window": window, "stride": stride}
 

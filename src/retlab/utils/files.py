@@ -66,24 +66,38 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     by the next call, which puts the old one back first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.with_name(f".{path.name}.old")
-    if old.exists() and not path.exists():
-        os.replace(old, path)
+    restore_displaced(path)
     _remove_abandoned(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        if path.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def replace_dir(src: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Move the complete directory `src` to `path`. An old `path` is moved aside first and removed only once `src`
+    has taken its place; a kill in between is undone by `restore_displaced(path)`."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(src, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, path)
+
+
+def restore_displaced(path: str | os.PathLike) -> None:
+    """Put back an old `path` that `replace_dir` moved aside when a kill stopped it before the new one moved in."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if old.exists() and not path.exists():
+        os.replace(old, path)
 
 
 def _remove_abandoned(path: Path) -> None:

@@ -1,0 +1,223 @@
+"""Stage 3 for a streamed dataset (data.streaming): tokenize and pack each split straight from its stream,
+resumably, into the same packed/ files as the other path (tokenize.py).
+
+The main process reads documents (streaming.py), sends batches of them to the tokenizer workers (a few batches
+per worker in flight, so memory stays bounded whatever the corpus size) and appends the ids they return to
+<split>.bin in stream order, in runs/<name>/data/.packed.partial/. Every SHARD_TOKENS tokens it closes a shard:
+the .bin file is flushed to disk, then progress.json (documents and tokens of every split, written atomically)
+records it. A kill loses the open shard only: on resume each .bin is cut back to the length progress.json
+records (bytes past it are a partial shard, never counted) and the stream is read again, without tokenizing,
+up to the first document not packed yet. The bytes written do not depend on where shards end, so a resumed run
+writes what an uninterrupted one does. progress.json carries the stage fingerprint (corpus, seed, split sizes,
+budgets, tokenizer, seq_len): any change starts afresh. Once every split is done the files are cut to whole
+blocks and the folder replaces packed/."""
+
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from ..layout import RunLayout
+from ..utils.files import atomic_write_json, read_json, replace_dir
+from ..utils.stage import fingerprint, is_up_to_date, stamp_info
+from .info import SPLITS, DataInfo, token_dtype
+from .streaming import Stream
+from .tokenize import cut_blocks, encode_with_lengths, packed_dir, pool_for, report, write_outputs
+from .tokenizer import tokenizer_dir, train_tokenizer
+
+SHARD_TOKENS = 1 << 22
+"""Tokens per shard: the most work a kill can cost (a few seconds of tokenizing)."""
+BATCH_CHARS = 1 << 18
+"""Characters of text per batch sent to a worker."""
+IN_FLIGHT_CHARS = 1 << 24
+"""Characters of text sent to the workers and not yet written. Results are written in stream order, so while a
+worker encodes one huge document (seconds for a whole book) the others go on only as far as this allows."""
+PROGRESS = "progress.json"
+
+
+def partial_dir(cfg) -> Path:
+    return RunLayout.of(cfg).data / ".packed.partial"
+
+
+def batches(docs: Iterator[str], max_chars: int) -> Iterator[list[str]]:
+    """Consecutive documents grouped into lists of about `max_chars` characters."""
+    batch: list[str] = []
+    chars = 0
+    for doc in docs:
+        batch.append(doc)
+        chars += len(doc)
+        if chars >= max_chars:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def encoded(docs: Iterator[str], pool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, tokens per document) of each batch of `docs`, in order. At most IN_FLIGHT_CHARS characters are
+    being encoded at once (Pool.imap would read the whole stream ahead into memory)."""
+    if pool is None:
+        yield from map(encode_with_lengths, batches(docs, BATCH_CHARS))
+        return
+    pending: deque = deque()
+    in_flight = 0
+    for batch in batches(docs, BATCH_CHARS):
+        chars = sum(map(len, batch))
+        pending.append((pool.apply_async(encode_with_lengths, (batch,)), chars))
+        in_flight += chars
+        while in_flight >= IN_FLIGHT_CHARS:
+            result, chars = pending.popleft()
+            in_flight -= chars
+            yield result.get()
+    while pending:
+        yield pending.popleft()[0].get()
+
+
+def pack_documents(
+    docs: Iterator[str],
+    out: BinaryIO,
+    state: dict,
+    max_tokens: int | None,
+    pool,
+    on_shard: Callable[[], None] = lambda: None,
+    on_batch: Callable[[int, int], None] = lambda tokens, docs: None,
+) -> None:
+    """Append the ids of `docs` (each followed by <eos>) to `out` until `state["tokens"]` reaches `max_tokens`,
+    cutting the last document there; `state` counts the documents and tokens written. `on_shard` is called
+    every SHARD_TOKENS tokens, between batches, and `on_batch(tokens, documents)` after each batch."""
+    since_shard = 0
+    for ids, lengths in encoded(docs, pool):
+        n_docs = len(lengths)
+        if max_tokens is not None and state["tokens"] + len(ids) >= max_tokens:
+            room = max_tokens - state["tokens"]
+            starts = np.cumsum(lengths) - lengths
+            ids, n_docs = ids[:room], int(np.searchsorted(starts, room))  # documents begun within the budget
+        out.write(ids.tobytes())
+        state["tokens"] += len(ids)
+        state["documents"] += n_docs
+        on_batch(len(ids), n_docs)
+        if max_tokens is not None and state["tokens"] >= max_tokens:
+            return
+        since_shard += len(ids)
+        if since_shard >= SHARD_TOKENS:
+            on_shard()
+            since_shard = 0
+
+
+def _progress_bar(split: str, state: dict, total_tokens: int | None, total_docs: int | None):
+    """A bar against the split's budget: tokens when it has a token budget (or none), else documents."""
+    from tqdm.auto import tqdm
+
+    by_tokens = total_tokens is not None or total_docs is None
+    bar = tqdm(
+        total=total_tokens if by_tokens else total_docs,
+        initial=state["tokens" if by_tokens else "documents"],
+        unit="tok" if by_tokens else "doc",
+        unit_scale=True,
+        desc=f"tokenize {split}",
+        disable=None,
+    )
+    t0, tokens = time.perf_counter(), [0]
+
+    def advance(n_tokens: int, n_docs: int) -> None:
+        bar.update(n_tokens if by_tokens else n_docs)
+        if not by_tokens:
+            tokens[0] += n_tokens
+            bar.set_postfix_str(
+                f"{tokens[0] / max(time.perf_counter() - t0, 1e-9):,.0f} tok/s", refresh=False
+            )
+
+    return bar, advance
+
+
+def _fresh_state(fp: str) -> dict:
+    return {"fingerprint": fp, "splits": {s: {"documents": 0, "tokens": 0, "done": False} for s in SPLITS}}
+
+
+def _resume(work: Path, fp: str, force: bool) -> dict:
+    """The progress of an interrupted run of this very stage, or a fresh start (any other partial is removed)."""
+    try:
+        saved = read_json(work / PROGRESS)
+    except (OSError, ValueError):
+        saved = None
+    if not force and saved and saved.get("fingerprint") == fp:
+        done = [f"{s} {v['tokens']:,} tokens" for s, v in saved["splits"].items() if v["tokens"]]
+        if done:
+            print(f"tokenize: resuming after the last complete shard ({', '.join(done)})")
+        return saved
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    state = _fresh_state(fp)
+    atomic_write_json(work / PROGRESS, state)
+    return state
+
+
+def _pack_split(stream: Stream, split: str, work: Path, state: dict, itemsize: int, pool) -> None:
+    st = state["splits"][split]
+    if st["done"]:
+        return
+    path = work / f"{split}.bin"
+    path.touch()
+    os.truncate(path, st["tokens"] * itemsize)  # drop a partial shard
+    _, start, stop = stream.window(split)
+    total_docs = stop - start if stop is not None else None
+    max_tokens = stream.data.max_tokens if split == "train" else None
+    bar, advance = _progress_bar(split, st, max_tokens, total_docs)
+    with open(path, "ab") as f, bar:
+
+        def commit() -> None:
+            f.flush()
+            os.fsync(f.fileno())  # the shard's bytes are on disk before progress.json says they are
+            atomic_write_json(work / PROGRESS, state)
+
+        docs = stream.documents(split, skip=st["documents"])
+        pack_documents(docs, f, st, max_tokens, pool, commit, advance)
+        st["done"] = True
+        commit()
+
+
+def tokenize_stream(cfg, force: bool = False) -> DataInfo:
+    """Stage 3 for data.streaming: pack every split from its stream into runs/<name>/data/packed/ (cached,
+    resumable) and return its DataInfo."""
+    stream = Stream.open(cfg)  # a wrong name or an unreachable Hub stops here, before anything is written
+    train_tokenizer(cfg)
+    tok_dir, d = tokenizer_dir(cfg), cfg.data
+    tok = stamp_info(tok_dir)
+    fp = fingerprint("tokenize-stream", 1, stream.fingerprint(), d.max_tokens, tok["fingerprint"], d.seq_len)
+    out = packed_dir(cfg)
+    if not force and is_up_to_date(out, fp):
+        print(f"tokenize: up to date ({out}); --force reruns")
+        return DataInfo.load(out)
+    work = partial_dir(cfg)
+    state = _resume(work, fp, force)
+    dtype = token_dtype(tok["vocab_size"])
+    t0, tokens_before = time.perf_counter(), sum(s["tokens"] for s in state["splits"].values())
+    pool = pool_for(cfg, tok_dir, tok, dtype)
+    try:
+        for split in SPLITS:
+            _pack_split(stream, split, work, state, dtype.itemsize, pool)
+    finally:
+        if pool:
+            pool.terminate()  # batches read past the budget are not needed
+            pool.join()
+    seconds = time.perf_counter() - t0
+    splits = state["splits"]
+    counts = {
+        s: cut_blocks(work / f"{s}.bin", v["documents"], v["tokens"], d.seq_len + 1, dtype)
+        for s, v in splits.items()
+    }
+    write_outputs(cfg, work, tok_dir, tok, counts, fp)
+    replace_dir(work, out)
+    (out / PROGRESS).unlink(missing_ok=True)
+    if d.max_tokens and splits["train"]["tokens"] < d.max_tokens:
+        print(
+            f"tokenize: the train stream ended at {splits['train']['tokens']:,} tokens, before data.max_tokens"
+        )
+    tokens_now = sum(v["tokens"] for v in splits.values()) - tokens_before
+    report(counts, seconds, d.seq_len, out, tokens_now)
+    return DataInfo.load(out)
