@@ -109,7 +109,7 @@ def main() -> None:
         pool = (
             ctx.Pool(args.num_proc, tk.init_worker, (tok_json, eos, "uint16")) if args.num_proc > 1 else None
         )
-        stream = Stream.open(streamed)
+        stream = Stream(streamed)
         out = Path(tmp) / "bench.bin"
         contenders = {
             "raw": lambda: raw_encode(pool) + len(_DOCS),  # + one <eos> per document, as the packers add

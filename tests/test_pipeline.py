@@ -90,3 +90,39 @@ def test_optional_stage_skips_a_missing_module_but_not_its_errors(capsys):
     assert optional_stage("json", "json", "loads", "[1]") == [1]
     with pytest.raises(ValueError):
         optional_stage("json", "json", "loads", "{not json")
+
+
+def test_gpt2_bpe_files_on_a_streamed_corpus_end_to_end(shared_data, tmp_path):
+    """tokenizer.path = GPT-2's released BPE files (no trained BPE) with data.streaming on local text: data ->
+    train -> eval (perplexity on the streamed test split) -> generate, and the export loads with AutoTokenizer."""
+    import io
+
+    from transformers import AutoTokenizer
+
+    from retlab.evaluation.generate import generate
+
+    stories = shared_data / "corpora" / "tinystories" / "tinystories_validation_head.txt"
+    over = {
+        "data.path": [str(stories)],
+        "data.streaming": True,
+        "data.max_tokens": 20_000,
+        "data.val_documents": 20,
+        "data.test_documents": 20,
+        "tokenizer.path": str(shared_data / "tokenizers" / "gpt2"),
+        "train.max_steps": 4,
+        "eval.tasks": [],
+        "generate.max_new_tokens": 8,
+    }
+    cfg = text_config(shared_data, tmp_path, "gpt2", **over)
+    run(cfg)
+    root = tmp_path / "gpt2"
+    assert read_json(root / "data" / "packed" / "train.json")["tokens"] == 20_000
+    scores = read_json(root / "eval" / "results.json")["results"]["transformer"]["perplexity"]
+    assert scores["n"] > 0 and scores["ppl"]["value"] > 1
+    export = root / "transformer" / "best"
+    tok = AutoTokenizer.from_pretrained(export)
+    assert tok("Once upon a time")["input_ids"] == [7454, 2402, 257, 640]  # GPT-2's own ids
+    assert tok.eos_token == "<|endoftext|>" and len(tok) == 50257
+    assert read_json(export / "config.json")["vocab_size"] == 50257
+    out = generate(cfg, out=io.StringIO())
+    assert len(out["texts"]) == 1 and out["texts"][0]

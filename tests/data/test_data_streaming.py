@@ -14,6 +14,7 @@ import pytest
 
 from retlab.config.loader import load_config
 from retlab.data import pack_stream as ps
+from retlab.data.download import split_documents
 from retlab.data.info import SPLITS
 from retlab.data.streaming import Stream
 from retlab.data.tokenize import packed_dir, tokenize
@@ -109,7 +110,7 @@ def test_budgets_are_respected_exactly(tmp_path, corpus, tok_path):
 
     cfg = stream_cfg(tmp_path, corpus, tok_path, "docs", **{"data.max_documents": 321})
     tokenize(cfg)
-    first = list(Stream.open(cfg).documents("train"))
+    first = list(Stream(cfg).documents("train"))
     assert len(first) == 321 and meta(cfg, "train")["documents"] == 321
     assert meta(cfg, "train")["tokens"] == reference_tokens(cfg, first)
 
@@ -175,17 +176,26 @@ def test_tokenizer_trains_on_a_bounded_train_only_sample(tmp_path, corpus, monke
         tmp_path, corpus, None, "bpe", **{"tokenizer.train_documents": 700, "data.max_tokens": 5000}
     )
     tz.train_tokenizer(cfg)
-    stream = Stream.open(cfg)
+    stream = Stream(cfg)
     assert seen == list(stream.documents("train"))[:700]
     held_out = set(stream.documents("validation")) | set(stream.documents("test"))
     assert len(held_out) == 90 and not held_out & set(seen)
 
 
-def test_budget_is_part_of_the_fingerprint(tmp_path, corpus, tok_path, capsys):
+def test_budget_is_part_of_the_fingerprint_and_up_to_date_needs_no_dataset(
+    tmp_path, corpus, tok_path, capsys, monkeypatch
+):
     cfg = stream_cfg(tmp_path, corpus, tok_path, "fp", **{"data.max_tokens": 3000})
     tokenize(cfg)
     capsys.readouterr()
-    tokenize(cfg)
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("an up-to-date stage opened the dataset")
+
+    with monkeypatch.context() as m:  # packed data needs no network: nothing opens the dataset again
+        m.setattr("retlab.data.streaming.open_corpus", unreachable)
+        tokenize(cfg)
+        assert len(list(split_documents(cfg, "test"))) == 40
     assert "tokenize: up to date" in capsys.readouterr().out
     more = stream_cfg(tmp_path, corpus, tok_path, "fp", **{"data.max_tokens": 4000})
     tokenize(more)

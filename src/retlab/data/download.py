@@ -4,11 +4,11 @@ Output: runs/<name>/data/splits/{train,validation,test}.jsonl (one {"text": ...}
 Splits the dataset has are kept; missing ones are carved out of train by a seeded permutation of documents
 with exactly round(N * fraction) documents each, in the order [train, validation, test] of `data.splits`.
 Everything streams: memory holds one document and one byte per train document (the split assignment).
-A streamed dataset (data.streaming) is not downloaded: its documents are read as they are packed (streaming.py)."""
+A streamed dataset (data.streaming) is not downloaded: only its validation and test documents are written here;
+its train documents are read as they are packed (streaming.py, pack_stream.py)."""
 
 import json
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,7 @@ def download(cfg, force: bool = False) -> Path | None:
 
     check_corpus(cfg)  # every local file readable and the training text not empty, before anything is written
     if d.streaming:
-        return _probe_stream(cfg)
+        return download_held_out(cfg, force)
     out = splits_dir(cfg)
     fp = fingerprint("download", 2, corpus_fingerprint(cfg), d.splits, cfg.seed)
     if not force and is_up_to_date(out, fp):
@@ -111,35 +111,55 @@ def download(cfg, force: bool = False) -> Path | None:
     return out
 
 
-def _probe_stream(cfg) -> None:
-    """A streamed dataset is read while it is packed; here it is only opened, so that a wrong name, an
-    unreachable Hub or a missing text field shows now, in one line."""
+def download_held_out(cfg, force: bool = False) -> Path:
+    """Stage 1 of a streamed dataset: only its validation and test documents (data.val_documents/test_documents)
+    are written, to the same files, so that evaluation reads them without the network and always the same ones.
+    The train split is read while it is packed (pack_stream.py)."""
     from .streaming import Stream
 
-    first = next(islice(Stream.open(cfg).sources["train"](), 1), None)
-    where = cfg.data.name or ", ".join(cfg.data.path)
-    size = f"{len(first):,} characters" if first is not None else "none: the train split is empty"
-    print(
-        f"download: data.streaming: {where} is read as `retlab data tokenize` packs it (first document: {size})"
-    )
-    return None
+    out, stream = splits_dir(cfg), Stream(cfg)
+    fp = fingerprint("download-held-out", 1, stream.held_out_fingerprint())
+    if not force and is_up_to_date(out, fp):
+        print(f"download: up to date ({out}); --force reruns")
+        return out
+    stream.open()  # now: a wrong name or an unreachable Hub stops here, before anything is written
+    with atomic_dir(out) as tmp:
+        stats = {}
+        for split in SPLITS[1:]:
+            writer = _SplitWriter(tmp / f"{split}.jsonl")
+            for doc in stream.documents(split):
+                writer.write(doc)
+            stats[split] = writer.close()
+        meta = {
+            "splits": stats,
+            "dropped_empty_documents": None,
+            "carved": stream.carved(),
+            "streamed": ["train"],
+        }
+        atomic_write_json(tmp / "meta.json", meta)
+        mark_done(tmp, fp)
+    _report(meta, out)
+    return out
 
 
 def split_documents(cfg, split: str) -> Iterator[str]:
-    """The documents of one split of the run, however it is stored: written by stage 1, or streamed."""
-    if cfg.data.streaming:
+    """The documents of one split of the run, however it is stored: written by stage 1, or streamed (the train
+    split of a streamed dataset)."""
+    if cfg.data.streaming and split == "train":
         from .streaming import Stream
 
-        return Stream.open(cfg).documents(split)
+        return Stream(cfg).documents(split)
     return iter_documents(download(cfg), split)
 
 
 def _report(meta: dict, out: Path) -> None:
     parts = [f"{s} {v['documents']:,} docs ({v['bytes'] / 1e6:.2f} MB)" for s, v in meta["splits"].items()]
     carved = f"; carved {', '.join(meta['carved'])} from train" if meta["carved"] else ""
-    print(
-        f"download: {', '.join(parts)}; dropped {meta['dropped_empty_documents']:,} empty documents{carved} -> {out}"
-    )
+    if meta.get("streamed"):
+        what = "train is streamed as it is packed"
+    else:
+        what = f"dropped {meta['dropped_empty_documents']:,} empty documents"
+    print(f"download: {', '.join(parts)}; {what}{carved} -> {out}")
 
 
 def iter_documents(split_dir: Path, split: str) -> Iterator[str]:

@@ -1,7 +1,8 @@
 """Stage 3 for a streamed dataset (data.streaming): tokenize and pack each split straight from its stream,
 resumably, into the same packed/ files as the other path (tokenize.py).
 
-The main process reads documents (streaming.py), sends batches of them to the tokenizer workers (a few batches
+Train documents come from the stream (streaming.py), validation and test ones from the files stage 1 wrote of
+them. The main process reads documents, sends batches of them to the tokenizer workers (a few batches
 per worker in flight, so memory stays bounded whatever the corpus size) and appends the ids they return to
 <split>.bin in stream order, in runs/<name>/data/.packed.partial/. Every SHARD_TOKENS tokens it closes a shard:
 the .bin file is flushed to disk, then progress.json (documents and tokens of every split, written atomically)
@@ -17,6 +18,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +27,7 @@ import numpy as np
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json, read_json, replace_dir
 from ..utils.stage import fingerprint, is_up_to_date, stamp_info
+from .download import download, iter_documents, split_meta, splits_dir
 from .info import SPLITS, DataInfo, token_dtype
 from .streaming import Stream
 from .tokenize import cut_blocks, encode_with_lengths, packed_dir, pool_for, report, write_outputs
@@ -157,6 +160,15 @@ def _resume(work: Path, fp: str, force: bool) -> dict:
     return state
 
 
+def _split_documents(stream: Stream, split: str, skip: int) -> tuple[Iterator[str], int | None]:
+    """The documents of `split` after the first `skip`, and how many the split has (None: up to its budget).
+    Train comes from the stream; validation and test from the files stage 1 wrote of them."""
+    if split == "train":
+        return stream.documents("train", skip), stream.data.max_documents
+    total = split_meta(splits_dir(stream.cfg))["splits"][split]["documents"]
+    return islice(iter_documents(splits_dir(stream.cfg), split), skip, None), total
+
+
 def _pack_split(stream: Stream, split: str, work: Path, state: dict, itemsize: int, pool) -> None:
     st = state["splits"][split]
     if st["done"]:
@@ -164,8 +176,7 @@ def _pack_split(stream: Stream, split: str, work: Path, state: dict, itemsize: i
     path = work / f"{split}.bin"
     path.touch()
     os.truncate(path, st["tokens"] * itemsize)  # drop a partial shard
-    _, start, stop = stream.window(split)
-    total_docs = stop - start if stop is not None else None
+    docs, total_docs = _split_documents(stream, split, st["documents"])
     max_tokens = stream.data.max_tokens if split == "train" else None
     bar, advance = _progress_bar(split, st, max_tokens, total_docs)
     with open(path, "ab") as f, bar:
@@ -175,36 +186,36 @@ def _pack_split(stream: Stream, split: str, work: Path, state: dict, itemsize: i
             os.fsync(f.fileno())  # the shard's bytes are on disk before progress.json says they are
             atomic_write_json(work / PROGRESS, state)
 
-        docs = stream.documents(split, skip=st["documents"])
         pack_documents(docs, f, st, max_tokens, pool, commit, advance)
         st["done"] = True
         commit()
 
 
 def tokenize_stream(cfg, force: bool = False) -> DataInfo:
-    """Stage 3 for data.streaming: pack every split from its stream into runs/<name>/data/packed/ (cached,
-    resumable) and return its DataInfo."""
-    stream = Stream.open(cfg)  # a wrong name or an unreachable Hub stops here, before anything is written
+    """Stage 3 for data.streaming: pack every split into runs/<name>/data/packed/ (cached, resumable) and return
+    its DataInfo. Up to date, it does not open the dataset (no network needed to train on packed data)."""
+    download(cfg)  # validation and test documents
     train_tokenizer(cfg)
-    tok_dir, d = tokenizer_dir(cfg), cfg.data
+    stream, tok_dir, d = Stream(cfg), tokenizer_dir(cfg), cfg.data
     tok = stamp_info(tok_dir)
     fp = fingerprint("tokenize-stream", 1, stream.fingerprint(), d.max_tokens, tok["fingerprint"], d.seq_len)
     out = packed_dir(cfg)
     if not force and is_up_to_date(out, fp):
         print(f"tokenize: up to date ({out}); --force reruns")
         return DataInfo.load(out)
+    stream.open()  # now: a wrong name or an unreachable Hub stops here, before anything is written
     work = partial_dir(cfg)
     state = _resume(work, fp, force)
     dtype = token_dtype(tok["vocab_size"])
     t0, tokens_before = time.perf_counter(), sum(s["tokens"] for s in state["splits"].values())
-    pool = pool_for(cfg, tok_dir, tok, dtype)
-    try:
-        for split in SPLITS:
+    for split in SPLITS:
+        pool = pool_for(cfg, tok_dir, tok, dtype)  # one per split: the batches read past a budget are dropped
+        try:
             _pack_split(stream, split, work, state, dtype.itemsize, pool)
-    finally:
-        if pool:
-            pool.terminate()  # batches read past the budget are not needed
-            pool.join()
+        finally:
+            if pool:
+                pool.terminate()
+                pool.join()
     seconds = time.perf_counter() - t0
     splits = state["splits"]
     counts = {

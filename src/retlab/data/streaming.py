@@ -9,9 +9,7 @@ gives the same splits. Each call re-opens the stream, so resuming means skipping
 tokenizing, them again."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 import numpy as np
 
@@ -41,28 +39,30 @@ def shuffled(docs: Iterator[str], size: int, rng: np.random.Generator) -> Iterat
         yield buf[i]
 
 
-@dataclass
 class Stream:
-    """The document streams of a run's splits, opened from `cfg.data` (nothing is read until documents are)."""
+    """The document streams of a run's splits. The dataset is opened when documents are first read (a Hub
+    dataset needs the network then), not for fingerprints, so stages that are up to date never touch it."""
 
-    sources: dict[str, DocSource]
-    data: Any
-    seed: int
-    corpus: str
-    """Fingerprint of the corpus (settings, and the files for local data)."""
+    def __init__(self, cfg):
+        self.cfg, self.data, self.seed = cfg, cfg.data, cfg.seed
+        self.corpus = corpus_fingerprint(cfg)
+        """Fingerprint of the corpus (settings, and the files for local data)."""
+        self._sources: dict[str, DocSource] | None = None
 
-    @classmethod
-    def open(cls, cfg) -> "Stream":
-        return cls(open_corpus(cfg, streaming=True), cfg.data, cfg.seed, corpus_fingerprint(cfg))
+    def open(self) -> dict[str, DocSource]:
+        """The dataset's document sources per split, opened once."""
+        if self._sources is None:
+            self._sources = open_corpus(self.cfg, streaming=True)
+        return self._sources
 
     def carved(self) -> list[str]:
         """The splits the dataset lacks, carved from its train stream."""
-        return [s for s in SPLITS[1:] if s not in self.sources]
+        return [s for s in SPLITS[1:] if s not in self.open()]
 
     def window(self, split: str) -> tuple[str, int, int | None]:
         """`split` as (source split, first position, end position or None) of that source's shuffled stream."""
         sizes = {"validation": self.data.val_documents, "test": self.data.test_documents}
-        if split != "train" and split in self.sources:
+        if split != "train" and split in self.open():
             return split, 0, sizes[split]
         start = 0
         for s in self.carved():
@@ -73,25 +73,27 @@ class Stream:
         return "train", start, start + budget if budget else None
 
     def documents(self, split: str, skip: int = 0) -> Iterator[str]:
-        """The documents of `split` in order, after the first `skip` of them."""
+        """The documents of `split` in order, after the first `skip` of them (read as they are asked for)."""
         source, start, stop = self.window(split)
         rng = np.random.default_rng([self.seed, SPLITS.index(source)])
-        docs = shuffled(non_empty(self.sources[source]()), self.data.shuffle_buffer, rng)
-        return islice(docs, start + skip, stop)
+        docs = shuffled(non_empty(self.open()[source]()), self.data.shuffle_buffer, rng)
+        yield from islice(docs, start + skip, stop)
+
+    def held_out_fingerprint(self) -> str:
+        """Identifies the validation and test documents (and where train starts)."""
+        d = self.data
+        return fingerprint(
+            "held-out", 1, self.corpus, self.seed, d.shuffle_buffer, d.val_documents, d.test_documents
+        )
 
     def fingerprint(self) -> str:
         """Identifies the documents of every split (the token budget is the packer's, not part of this)."""
-        d = self.data
-        sizes = (d.val_documents, d.test_documents, d.max_documents)
-        return fingerprint("stream", 1, self.corpus, self.seed, d.shuffle_buffer, sizes)
+        return fingerprint("stream", 1, self.held_out_fingerprint(), self.data.max_documents)
 
     def tokenizer_sample(self, n: int | None) -> tuple[Iterator[str], int, str]:
-        """The first `n` (default TOKENIZER_DOCUMENTS) train documents, how many at most, and their fingerprint."""
+        """The first `n` (default TOKENIZER_DOCUMENTS) train documents, how many at most, and their fingerprint.
+        Nothing is read until the documents are."""
         n = n or TOKENIZER_DOCUMENTS
         if self.data.max_documents:
             n = min(n, self.data.max_documents)
-        d = self.data
-        fp = fingerprint(
-            "sample", 1, self.corpus, self.seed, d.shuffle_buffer, d.val_documents, d.test_documents, n
-        )
-        return islice(self.documents("train"), n), n, fp
+        return islice(self.documents("train"), n), n, fingerprint("sample", 1, self.held_out_fingerprint(), n)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError, first_line
 from ..layout import RunLayout
 from ..utils.stage import file_digest, fingerprint, is_up_to_date, mark_done, stamp_info
-from .download import download, iter_documents, split_documents, split_meta, splits_dir
+from .download import download, iter_documents, split_meta, splits_dir
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
 END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
@@ -170,7 +170,8 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
     elif cfg.data.streaming:
         from .streaming import Stream
 
-        docs, n_train, sample_fp = Stream.open(cfg).tokenizer_sample(t.train_documents)
+        download(cfg)  # validation and test documents, for the report
+        docs, n_train, sample_fp = Stream(cfg).tokenizer_sample(t.train_documents)
         fp = fingerprint("tokenizer", 2, sample_fp, settings)
     else:
         download(cfg)
@@ -200,11 +201,9 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
 
 
 def _report(hf, cfg, out: Path) -> None:
-    if cfg.data.streaming:
-        val = split_documents(cfg, "validation")
-    else:  # written by stage 1, which an existing tokenizer (tokenizer.path) does not need to have run
-        written = (splits_dir(cfg) / "validation.jsonl").is_file()
-        val = iter_documents(splits_dir(cfg), "validation") if written else iter(())
+    # written by stage 1, which an existing tokenizer (tokenizer.path) does not need to have run
+    written = (splits_dir(cfg) / "validation.jsonl").is_file()
+    val = iter_documents(splits_dir(cfg), "validation") if written else iter(())
     first = next(val, None)
     bpt = ""
     if first is not None:
