@@ -30,7 +30,7 @@ from ..utils.stage import fingerprint, is_up_to_date, stamp_info
 from .download import download, iter_documents, split_meta, splits_dir
 from .info import SPLITS, DataInfo, token_dtype
 from .streaming import Stream
-from .tokenize import cut_blocks, encode_with_lengths, packed_dir, pool_for, report, write_outputs
+from .tokenize import close_pool, cut_blocks, encode_with_lengths, packed_dir, pool_for, report, write_outputs
 from .tokenizer import tokenizer_dir, train_tokenizer
 
 SHARD_TOKENS = 1 << 22
@@ -212,10 +212,12 @@ def tokenize_stream(cfg, force: bool = False) -> DataInfo:
         pool = pool_for(cfg, tok_dir, tok, dtype)  # one per split: the batches read past a budget are dropped
         try:
             _pack_split(stream, split, work, state, dtype.itemsize, pool)
-        finally:
-            if pool:
+        except BaseException:
+            if pool:  # interrupted: the shards committed so far are what counts
                 pool.terminate()
                 pool.join()
+            raise
+        close_pool(pool, drop_queued=True)
     seconds = time.perf_counter() - t0
     splits = state["splits"]
     counts = {

@@ -27,6 +27,7 @@ from .tokenizer import tokenizer_dir, tokenizer_hash, train_tokenizer
 _TOKENIZER = None  # per worker process
 _EOS = 0
 _DTYPE = np.dtype(np.uint16)
+_DROPPED = None  # per worker: a flag shared with the main process, set when queued batches are not needed
 
 
 def packed_dir(cfg) -> Path:
@@ -48,11 +49,11 @@ def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def init_worker(tokenizer_json: str, eos: int, dtype: str) -> None:
+def init_worker(tokenizer_json: str, eos: int, dtype: str, dropped=None) -> None:
     from tokenizers import Tokenizer
 
-    global _TOKENIZER, _EOS, _DTYPE
-    _TOKENIZER, _EOS, _DTYPE = Tokenizer.from_str(tokenizer_json), eos, np.dtype(dtype)
+    global _TOKENIZER, _EOS, _DTYPE, _DROPPED
+    _TOKENIZER, _EOS, _DTYPE, _DROPPED = Tokenizer.from_str(tokenizer_json), eos, np.dtype(dtype), dropped
 
 
 def encode_documents(docs: list[str]) -> np.ndarray:
@@ -60,8 +61,11 @@ def encode_documents(docs: list[str]) -> np.ndarray:
     return encode_with_lengths(docs)[0]
 
 
-def encode_with_lengths(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """`encode_documents` and the number of tokens of each document (its <eos> included)."""
+def encode_with_lengths(docs: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """`encode_documents` and the number of tokens of each document (its <eos> included); None in a worker
+    whose pool has dropped its queued batches (`close_pool`)."""
+    if _DROPPED is not None and _DROPPED.value:
+        return None
     ids = [e.ids for e in _TOKENIZER.encode_batch(docs, add_special_tokens=False)]
     for doc_ids in ids:
         doc_ids.append(_EOS)
@@ -127,7 +131,21 @@ def _pool(num_proc: int, tokenizer_json: str, eos: int, dtype: np.dtype):
     # Fork is fast (no re-import of torch); workers must not also spawn Rust threads each.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    return ctx.Pool(num_proc, initializer=init_worker, initargs=(tokenizer_json, eos, dtype.name))
+    dropped = ctx.RawValue("b", 0)
+    pool = ctx.Pool(num_proc, initializer=init_worker, initargs=(tokenizer_json, eos, dtype.name, dropped))
+    pool.dropped = dropped
+    return pool
+
+
+def close_pool(pool, drop_queued: bool = False) -> None:
+    """Let the workers finish and exit (no terminate(): killing a worker mid-write can leave the pool's pipes
+    locked). With `drop_queued`, batches not yet started return None at once instead of being encoded."""
+    if pool is None:
+        return
+    if drop_queued:
+        pool.dropped.value = 1
+    pool.close()
+    pool.join()
 
 
 def tokenize(cfg, force: bool = False) -> DataInfo:
@@ -168,9 +186,7 @@ def tokenize(cfg, force: bool = False) -> DataInfo:
                 )
             write_outputs(cfg, tmp, tok_dir, tok, counts, fp)
     finally:
-        if pool:
-            pool.close()
-            pool.join()
+        close_pool(pool)
     report(counts, time.perf_counter() - t0, cfg.data.seq_len, out)
     return DataInfo.load(out)
 
