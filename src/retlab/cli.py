@@ -33,7 +33,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "data download": Command(
         "retlab.data.download:download",
-        "Fetch the dataset (Hub or local files) and split it into train/validation/test.",
+        "Fetch the dataset (Hub or local files) into train/validation/test (streaming: validation, test).",
         check="retlab.data.preflight:check_corpus",
     ),
     "data tokenizer": Command(

@@ -2,8 +2,8 @@
 resumably, into the same packed/ files as the other path (tokenize.py).
 
 Train documents come from the stream (streaming.py), validation and test ones from the files stage 1 wrote of
-them. The main process reads documents, sends batches of them to the tokenizer workers (a few batches
-per worker in flight, so memory stays bounded whatever the corpus size) and appends the ids they return to
+them. The main process reads documents, sends batches of them to the tokenizer workers (at most IN_FLIGHT_CHARS
+characters at a time, so memory stays bounded whatever the corpus size) and appends the ids they return to
 <split>.bin in stream order, in runs/<name>/data/.packed.partial/. Every SHARD_TOKENS tokens it closes a shard:
 the .bin file is flushed to disk, then progress.json (documents and tokens of every split, written atomically)
 records it. A kill loses the open shard only: on resume each .bin is cut back to the length progress.json
@@ -171,8 +171,6 @@ def _split_documents(stream: Stream, split: str, skip: int) -> tuple[Iterator[st
 
 def _pack_split(stream: Stream, split: str, work: Path, state: dict, itemsize: int, pool) -> None:
     st = state["splits"][split]
-    if st["done"]:
-        return
     path = work / f"{split}.bin"
     path.touch()
     os.truncate(path, st["tokens"] * itemsize)  # drop a partial shard
@@ -208,7 +206,7 @@ def tokenize_stream(cfg, force: bool = False) -> DataInfo:
     state = _resume(work, fp, force)
     dtype = token_dtype(tok["vocab_size"])
     t0, tokens_before = time.perf_counter(), sum(s["tokens"] for s in state["splits"].values())
-    for split in SPLITS:
+    for split in (s for s in SPLITS if not state["splits"][s]["done"]):
         pool = pool_for(cfg, tok_dir, tok, dtype)  # one per split: the batches read past a budget are dropped
         try:
             _pack_split(stream, split, work, state, dtype.itemsize, pool)
@@ -221,8 +219,8 @@ def tokenize_stream(cfg, force: bool = False) -> DataInfo:
     seconds = time.perf_counter() - t0
     splits = state["splits"]
     counts = {
-        s: cut_blocks(work / f"{s}.bin", v["documents"], v["tokens"], d.seq_len + 1, dtype)
-        for s, v in splits.items()
+        s: cut_blocks(work / f"{s}.bin", splits[s]["documents"], splits[s]["tokens"], d.seq_len + 1, dtype)
+        for s in SPLITS
     }
     write_outputs(cfg, work, tok_dir, tok, counts, fp)
     replace_dir(work, out)
