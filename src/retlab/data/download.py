@@ -86,8 +86,9 @@ def write_splits(sources: dict[str, DocSource], out: Path, fractions: list[float
 # ---------------------------------------------------------------- the stage
 
 
-def download(cfg, force: bool = False) -> Path | None:
-    """Stage 1: write the train/validation/test documents of `cfg.data` to runs/<name>/data/splits/ (cached)."""
+def download(cfg, force: bool = False, quiet: bool = False) -> Path | None:
+    """Stage 1: write the train/validation/test documents of `cfg.data` to runs/<name>/data/splits/ (cached;
+    `quiet`: no message when they are up to date)."""
     d = cfg.data
     if d.source == "mqar":
         print("download: data.source is mqar, a generated task; nothing to download")
@@ -96,11 +97,12 @@ def download(cfg, force: bool = False) -> Path | None:
 
     check_corpus(cfg)  # every local file readable and the training text not empty, before anything is written
     if d.streaming:
-        return download_held_out(cfg, force)
+        return download_held_out(cfg, force, quiet)
     out = splits_dir(cfg)
     fp = fingerprint("download", 2, corpus_fingerprint(cfg), d.splits, cfg.seed)
     if not force and is_up_to_date(out, fp):
-        print(f"download: up to date ({out}); --force reruns")
+        if not quiet:
+            print(f"download: up to date ({out}); --force reruns")
         return out
     sources = open_corpus(cfg, streaming=False)
     with atomic_dir(out) as tmp:
@@ -111,7 +113,7 @@ def download(cfg, force: bool = False) -> Path | None:
     return out
 
 
-def download_held_out(cfg, force: bool = False) -> Path:
+def download_held_out(cfg, force: bool = False, quiet: bool = False) -> Path:
     """Stage 1 of a streamed dataset: only its validation and test documents (data.val_documents/test_documents)
     are written, to the same files, so that evaluation reads them without the network and always the same ones.
     The train split is read while it is packed (pack_stream.py)."""
@@ -120,7 +122,8 @@ def download_held_out(cfg, force: bool = False) -> Path:
     out, stream = splits_dir(cfg), Stream(cfg)
     fp = fingerprint("download-held-out", 1, stream.held_out_fingerprint())
     if not force and is_up_to_date(out, fp):
-        print(f"download: up to date ({out}); --force reruns")
+        if not quiet:
+            print(f"download: up to date ({out}); --force reruns")
         return out
     stream.open()  # now: a wrong name or an unreachable Hub stops here, before anything is written
     with atomic_dir(out) as tmp:
@@ -149,7 +152,7 @@ def split_documents(cfg, split: str) -> Iterator[str]:
         from .streaming import Stream
 
         return Stream(cfg).documents(split)
-    return iter_documents(download(cfg), split)
+    return iter_documents(download(cfg, quiet=True), split)
 
 
 def _report(meta: dict, out: Path) -> None:
