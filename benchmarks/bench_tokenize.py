@@ -7,15 +7,14 @@ All contenders use the same tokenizer, documents and number of processes (forked
 - stream: stage 3 of data.streaming on the same local files, read through `datasets`' streaming builders
           (read, seeded shuffle buffer, batch, encode, append <eos>, write with shard commits).
 The CPU may be shared, so the contenders run interleaved: each round runs each once, in rotated order. Reported:
-median tokens/s with its interquartile range over rounds. Target: stream >= 80% of raw. Prints a table, then one
-JSON line.
+median tokens/s with its interquartile range over rounds. Target: stream >= 80% of the faster of raw and pack (the
+strongest baseline). Prints a table, then one JSON line.
 
     .venv/bin/python benchmarks/bench_tokenize.py [--num_proc 2] [--rounds 5] [--vocab_size 8192]
 """
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ from retlab.data.download import download, iter_documents  # noqa: E402
 from retlab.data.streaming import Stream  # noqa: E402
 from retlab.data.tokenizer import tokenizer_dir, train_tokenizer  # noqa: E402
 from retlab.paths import data_dir  # noqa: E402
+from retlab.utils.stage import stamp_info  # noqa: E402
 
 CORPORA = [
     "corpora/tinyshakespeare/input.txt",
@@ -68,6 +68,7 @@ def stream_pack(stream: Stream, out: Path, pool) -> int:
             os.fsync(f.fileno())
 
         ps.pack_documents(stream.documents("train"), f, state, None, pool, commit)
+    tk.drop_queued(pool)
     return state["tokens"]
 
 
@@ -92,6 +93,7 @@ def main() -> None:
             "data.splits": [1.0, 0.0, 0.0],
             "tokenizer.vocab_size": args.vocab_size,
             "data.seq_len": 1024,
+            "data.num_proc": args.num_proc,
         }
         cfg = load_config(None, over)
         streamed = load_config(
@@ -102,13 +104,7 @@ def main() -> None:
         jsonl = splits / "train.jsonl"
         _DOCS.extend(iter_documents(splits, "train"))
         n_bytes = sum(len(d.encode("utf-8")) for d in _DOCS)
-        tok_json = (tokenizer_dir(cfg) / "tokenizer.json").read_text()
-        eos = 2
-        tk.init_worker(tok_json, eos, "uint16")
-        ctx = mp.get_context("fork")
-        pool = (
-            ctx.Pool(args.num_proc, tk.init_worker, (tok_json, eos, "uint16")) if args.num_proc > 1 else None
-        )
+        pool = tk.pool_for(cfg, tokenizer_dir(cfg), stamp_info(tokenizer_dir(cfg)), np.dtype(np.uint16))
         stream = Stream(streamed)
         out = Path(tmp) / "bench.bin"
         contenders = {
@@ -129,9 +125,7 @@ def main() -> None:
                     rates[name].append(n / (time.perf_counter() - t0))
                     tokens[name].add(n)
         finally:
-            if pool:
-                pool.close()
-                pool.join()
+            tk.close_pool(pool)
 
     assert len(set().union(*tokens.values())) == 1, f"the contenders must see the same text: {tokens}"
     n_tokens = tokens["raw"].pop()
@@ -152,7 +146,11 @@ def main() -> None:
         print(f"{labels[name]:<38}{med:>12,.0f}{iqr:>24}{med * bytes_per_token / 1e6:>8.2f}")
     stream_over_raw = stats["stream"][1] / stats["raw"][1]
     stream_over_pack = stats["stream"][1] / stats["pack"][1]
-    print(f"stream / raw = {stream_over_raw:.1%} (target >= 80%); stream / pack = {stream_over_pack:.1%}")
+    stream_over_best = min(stream_over_raw, stream_over_pack)
+    print(
+        f"stream / raw = {stream_over_raw:.1%}; stream / pack = {stream_over_pack:.1%}; "
+        f"stream / the faster = {stream_over_best:.1%} (target >= 80%)"
+    )
     result = {
         "bench": "tokenize_pack",
         "num_proc": args.num_proc,
@@ -164,8 +162,9 @@ def main() -> None:
         **{f"{name}_tokens_per_s_iqr": [round(s[0]), round(s[2])] for name, s in stats.items()},
         "stream_over_raw": round(stream_over_raw, 3),
         "stream_over_pack": round(stream_over_pack, 3),
+        "stream_over_best": round(stream_over_best, 3),
         "target": 0.8,
-        "meets_target": stream_over_raw >= 0.8,
+        "meets_target": stream_over_best >= 0.8,
     }
     print(json.dumps(result))
 

@@ -135,3 +135,12 @@ def test_readme_stock_lm_eval_runs_on_the_quickstart_export_without_retlab(quick
     proc = run_without_retlab(STOCK_LM_EVAL, argv, tmp_path)
     task = argv[argv.index("--tasks") + 1]
     assert re.search(rf"\|\s*{task}\s*\|", proc.stdout), proc.stdout[-2000:]
+
+
+def test_readme_streaming_command_packs_the_budget_offline(tmp_path, at_repo_root):
+    """The streamed local corpus with GPT-2's BPE files, as written (a smaller budget)."""
+    argv = readme_command("retlab", "data", "tokenize", "--name", "gutenberg")
+    assert main([*argv[1:], "--output_dir", str(tmp_path), "--data.max_tokens", "20000"]) == 0
+    packed = tmp_path / "gutenberg" / "data" / "packed"
+    assert json.loads((packed / "train.json").read_text())["tokens"] == 20_000
+    assert json.loads((packed / "info.json").read_text())["vocab_size"] == 50257

@@ -239,8 +239,8 @@ def killing_run(cfg, mode: str, shard: int):
                 if mode == "boundary" and seen["commits"] == shard:
                     os.kill(os.getpid(), signal.SIGKILL)
 
-        def batches(docs, pool):
-            for item in encoded(docs, pool):
+        def batches(*args):
+            for item in encoded(*args):
                 if mode == "mid" and seen["commits"] == shard and seen["batches"] == 2:
                     os.kill(os.getpid(), signal.SIGKILL)
                 seen["batches"] += 1

@@ -30,7 +30,17 @@ from ..utils.stage import fingerprint, is_up_to_date, stamp_info
 from .download import download, iter_documents, split_meta, splits_dir
 from .info import SPLITS, DataInfo, token_dtype
 from .streaming import Stream
-from .tokenize import close_pool, cut_blocks, encode_with_lengths, packed_dir, pool_for, report, write_outputs
+from .tokenize import (
+    close_pool,
+    cut_blocks,
+    drop_queued,
+    encode_if_current,
+    encode_with_lengths,
+    packed_dir,
+    pool_for,
+    report,
+    write_outputs,
+)
 from .tokenizer import tokenizer_dir, train_tokenizer
 
 SHARD_TOKENS = 1 << 22
@@ -61,22 +71,34 @@ def batches(docs: Iterator[str], max_chars: int) -> Iterator[list[str]]:
         yield batch
 
 
-def encoded(docs: Iterator[str], pool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def encoded(
+    docs: Iterator[str], pool, tokens_left: Callable[[], int | None] = lambda: None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ids, tokens per document) of each batch of `docs`, in order. At most IN_FLIGHT_CHARS characters are
-    being encoded at once (Pool.imap would read the whole stream ahead into memory)."""
+    being encoded at once (Pool.imap would read the whole stream ahead into memory), and no more than
+    `tokens_left()` tokens are likely to need (twice the characters per token seen so far; 16 before any)."""
     if pool is None:
         yield from map(encode_with_lengths, batches(docs, BATCH_CHARS))
         return
     pending: deque = deque()
-    in_flight = 0
+    in_flight = done_chars = done_tokens = 0
+    generation = pool.generation.value
+
+    def wanted() -> float:
+        left = tokens_left()
+        per_token = 2 * done_chars / done_tokens if done_tokens else 16
+        return IN_FLIGHT_CHARS if left is None else min(IN_FLIGHT_CHARS, left * per_token)
+
     for batch in batches(docs, BATCH_CHARS):
         chars = sum(map(len, batch))
-        pending.append((pool.apply_async(encode_with_lengths, (batch,)), chars))
+        pending.append((pool.apply_async(encode_if_current, ((generation, batch),)), chars))
         in_flight += chars
-        while in_flight >= IN_FLIGHT_CHARS:
+        while pending and in_flight >= wanted():
             result, chars = pending.popleft()
             in_flight -= chars
-            yield result.get()
+            ids, lengths = result.get()
+            done_chars, done_tokens = done_chars + chars, done_tokens + len(ids)
+            yield ids, lengths
     while pending:
         yield pending.popleft()[0].get()
 
@@ -94,7 +116,11 @@ def pack_documents(
     cutting the last document there; `state` counts the documents and tokens written. `on_shard` is called
     every SHARD_TOKENS tokens, between batches, and `on_batch(tokens, documents)` after each batch."""
     since_shard = 0
-    for ids, lengths in encoded(docs, pool):
+
+    def tokens_left() -> int | None:
+        return None if max_tokens is None else max_tokens - state["tokens"]
+
+    for ids, lengths in encoded(docs, pool, tokens_left):
         n_docs = len(lengths)
         if max_tokens is not None and state["tokens"] + len(ids) >= max_tokens:
             room = max_tokens - state["tokens"]
@@ -206,16 +232,17 @@ def tokenize_stream(cfg, force: bool = False) -> DataInfo:
     state = _resume(work, fp, force)
     dtype = token_dtype(tok["vocab_size"])
     t0, tokens_before = time.perf_counter(), sum(s["tokens"] for s in state["splits"].values())
-    for split in (s for s in SPLITS if not state["splits"][s]["done"]):
-        pool = pool_for(cfg, tok_dir, tok, dtype)  # one per split: the batches read past a budget are dropped
-        try:
+    pool = pool_for(cfg, tok_dir, tok, dtype)
+    try:
+        for split in (s for s in SPLITS if not state["splits"][s]["done"]):
             _pack_split(stream, split, work, state, dtype.itemsize, pool)
-        except BaseException:
-            if pool:  # interrupted: the shards committed so far are what counts
-                pool.terminate()
-                pool.join()
-            raise
-        close_pool(pool, drop_queued=True)
+            drop_queued(pool)  # the batches read past a budget
+    except BaseException:
+        if pool:  # interrupted: the shards committed so far are what counts
+            pool.terminate()
+            pool.join()
+        raise
+    close_pool(pool)
     seconds = time.perf_counter() - t0
     splits = state["splits"]
     counts = {

@@ -27,7 +27,9 @@ from .tokenizer import tokenizer_dir, tokenizer_hash, train_tokenizer
 _TOKENIZER = None  # per worker process
 _EOS = 0
 _DTYPE = np.dtype(np.uint16)
-_DROPPED = None  # per worker: a flag shared with the main process, set when queued batches are not needed
+_GENERATION = (
+    None  # per worker: shared with the main process, which moves it on to drop the batches queued so far
+)
 
 
 def packed_dir(cfg) -> Path:
@@ -49,11 +51,16 @@ def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def init_worker(tokenizer_json: str, eos: int, dtype: str, dropped=None) -> None:
+def init_worker(tokenizer_json: str, eos: int, dtype: str, generation=None) -> None:
     from tokenizers import Tokenizer
 
-    global _TOKENIZER, _EOS, _DTYPE, _DROPPED
-    _TOKENIZER, _EOS, _DTYPE, _DROPPED = Tokenizer.from_str(tokenizer_json), eos, np.dtype(dtype), dropped
+    global _TOKENIZER, _EOS, _DTYPE, _GENERATION
+    _TOKENIZER, _EOS, _DTYPE, _GENERATION = (
+        Tokenizer.from_str(tokenizer_json),
+        eos,
+        np.dtype(dtype),
+        generation,
+    )
 
 
 def encode_documents(docs: list[str]) -> np.ndarray:
@@ -61,11 +68,8 @@ def encode_documents(docs: list[str]) -> np.ndarray:
     return encode_with_lengths(docs)[0]
 
 
-def encode_with_lengths(docs: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """`encode_documents` and the number of tokens of each document (its <eos> included); None in a worker
-    whose pool has dropped its queued batches (`close_pool`)."""
-    if _DROPPED is not None and _DROPPED.value:
-        return None
+def encode_with_lengths(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`encode_documents` and the number of tokens of each document (its <eos> included)."""
     ids = [e.ids for e in _TOKENIZER.encode_batch(docs, add_special_tokens=False)]
     for doc_ids in ids:
         doc_ids.append(_EOS)
@@ -131,21 +135,33 @@ def _pool(num_proc: int, tokenizer_json: str, eos: int, dtype: np.dtype):
     # Fork is fast (no re-import of torch); workers must not also spawn Rust threads each.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    dropped = ctx.RawValue("b", 0)
-    pool = ctx.Pool(num_proc, initializer=init_worker, initargs=(tokenizer_json, eos, dtype.name, dropped))
-    pool.dropped = dropped
+    generation = ctx.RawValue("i", 0)
+    pool = ctx.Pool(num_proc, initializer=init_worker, initargs=(tokenizer_json, eos, dtype.name, generation))
+    pool.generation = generation
     return pool
 
 
-def close_pool(pool, drop_queued: bool = False) -> None:
-    """Let the workers finish and exit (no terminate(): killing a worker mid-write can leave the pool's pipes
-    locked). With `drop_queued`, batches not yet started return None at once instead of being encoded."""
-    if pool is None:
-        return
-    if drop_queued:
-        pool.dropped.value = 1
-    pool.close()
-    pool.join()
+def encode_if_current(task: tuple[int, list[str]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """`encode_with_lengths` of a batch sent as (generation, documents); None, at once, for a batch of an older
+    generation than the pool's (`drop_queued`)."""
+    generation, docs = task
+    if _GENERATION is not None and generation != _GENERATION.value:
+        return None
+    return encode_with_lengths(docs)
+
+
+def drop_queued(pool) -> None:
+    """Batches already sent to `pool` and not started are not needed: they will return None without work."""
+    if pool is not None:
+        pool.generation.value += 1
+
+
+def close_pool(pool) -> None:
+    """Let the workers finish and exit (no terminate(): a worker killed while it writes a result can leave the
+    pool's pipes locked)."""
+    if pool is not None:
+        pool.close()
+        pool.join()
 
 
 def tokenize(cfg, force: bool = False) -> DataInfo:
