@@ -9,9 +9,11 @@ import math
 import time
 
 from .config.loader import save_run_config
+from .errors import ConfigError
 from .layout import RunLayout
 from .models.factory import DataShape, contender_configs
 from .models.sizing import count_parameters
+from .models.specs import spec_of
 from .utils.device import is_main_process
 
 
@@ -78,13 +80,17 @@ def optional_stage(label: str, module: str, function: str, *args, **kwargs):
 
 
 def print_parameter_match(cfg, configs: dict) -> None:
-    """Every architecture's parameter count ({arch: model config}) and its gap to the first one's."""
+    """Every architecture's parameter count ({arch: model config}), its width and its gap to the first one's."""
     counts = {arch: count_parameters(c) for arch, c in configs.items()}
     reference = counts[cfg.compare[0]]
     for arch, config in configs.items():
         n = counts[arch]
         gap = (n - reference) / reference
-        ffn = f", intermediate_size {config.intermediate_size}"
+        try:
+            field = spec_of(arch).width_field_of(cfg.model)
+        except ConfigError:  # an hf: type with no width field, trained unmatched
+            field = None
+        ffn = f", {field} {getattr(config, field, None)}" if field else ""
         print(
             f"params: {arch:<24} {n:>12,}{ffn}"
             + ("" if n == reference else f"  ({gap:+.2%} vs {cfg.compare[0]})")

@@ -18,6 +18,8 @@ Conventions (one multiply-add = 2 FLOPs; a training step = forward + backward = 
       token), 4 * d_k * d_vh per head: 4 * d * d_v / H. Training 3 * L * (C * (d + d_v) + 4 * d * d_v / H),
       independent of T: linear-time training.
     - RetNet recurrent form (decoding): the state update and read, 4 * d * d_v / H per layer and token.
+    - `other` (an `hf:` state-space or linear-attention model, spec mixer `other`): not modelled, counted as 0,
+      so its FLOPs are its matrix products alone (a lower bound).
   A shared Transformer formula would charge RetNet 6 * L * T * d it never spends, giving impossible MFU."""
 
 from ..models.specs import spec_for
@@ -54,11 +56,13 @@ def matmul_parameters(config) -> int:
 
 def mixing_flops_forward(config, seq_len: int, form: str) -> float:
     """Forward FLOPs per token of one layer's sequence mixing (attention or retention) in `form`."""
-    d, heads = config.hidden_size, config.num_heads
+    d = config.hidden_size
     if form == "attention":
         return 2.0 * seq_len * d
+    if form == "other":
+        return 0.0
     d_v = getattr(config, "value_dim", None) or 2 * d
-    state = 4.0 * d * d_v / heads
+    state = 4.0 * d * d_v / config.num_heads
     if form == "parallel":
         return float(seq_len) * (d + d_v)
     if form == "chunkwise":
@@ -83,7 +87,8 @@ def train_flops_per_token(config, seq_len: int, form: str | None = None) -> floa
 
 def decode_flops_per_token(config, context: int) -> float:
     """Forward FLOPs of generating one token after `context` tokens (KV cache or recurrent state)."""
-    form = "recurrent" if spec_for(config).mixer == "retention" else "attention"
+    mixer = spec_for(config).mixer
+    form = "recurrent" if mixer == "retention" else mixer
     mixing = mixing_flops_forward(config, context, form)
     if form == "attention":
         mixing *= 2  # a new token attends to all `context` keys, not half of them on average

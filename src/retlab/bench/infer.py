@@ -12,6 +12,9 @@ At each (batch size, context) point:
    step of every decoder per round, in rotating order (bench/timer.py).
 3. Compare. RetNet's decode speed-up over the FASTER Transformer decoder at that point (by median), taken per round
    and summarised; and per batch size the context from which RetNet decodes faster (bench/summary.py).
+An `hf:` model decodes through its own cache (`models/decoding.py`): its recurrent state, or its DynamicCache
+(dynamic only: the static copy is retlab's Transformer++'s); one whose cache cannot decode step by step is timed
+recomputing everything so far for each token (`recompute`), with a note.
 Results are cached like every stage (bench/stage.py): re-running re-measures nothing unless `--force` or the
 settings, models, code or machine changed."""
 
@@ -19,7 +22,8 @@ import gc
 
 import torch
 
-from ..models.specs import SPECS
+from ..models.decoding import Decoder
+from ..models.specs import spec_for, spec_of
 from .flops import decode_flops_per_token, mfu
 from .machine import machine_description, use_threads
 from .memory import (
@@ -43,9 +47,15 @@ def bench_infer(cfg, force: bool = False) -> dict:
     show the stored result when it is up to date)."""
     b = cfg.bench
     archs = bench_archs(cfg)
-    no_cache = [a for a in archs if SPECS[a].cache == "none"]  # decoding would recompute the prefix
-    notes = [f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)" for a in no_cache]
-    archs = [a for a in archs if a not in no_cache]
+    no_cache = [a for a in archs if spec_of(a).cache == "none"]  # decoding recomputes the prefix
+    skipped = [a for a in no_cache if not spec_of(a).is_hf]  # retlab's reference backends: training only
+    notes = [f"{a}: skipped, it keeps no cache (decoding recomputes the prefix)" for a in skipped]
+    notes += [
+        f"{a}: its cache cannot decode step by step, so each token is a forward over the whole context so far"
+        for a in no_cache
+        if a not in skipped
+    ]
+    archs = [a for a in archs if a not in skipped]
     models = bench_configs(cfg, archs, max(b.contexts) + b.warmup_steps + b.decode_steps + 3)
 
     def measure(device, peak: dict) -> dict:
@@ -94,10 +104,14 @@ def infer_settings(b) -> dict:
 
 
 def decoder_kinds(arch: str) -> list[tuple[str, str]]:
-    """(decoder name, cache kind) of one architecture: its recurrent state, or a KV cache of each kind."""
-    if SPECS[arch].cache == "recurrent":
+    """(decoder name, cache kind) of one architecture: its recurrent state, a KV cache of each kind (an `hf:`
+    model: its own, dynamic), or `recompute` for an `hf:` model without a step-by-step cache."""
+    spec = spec_of(arch)
+    if spec.cache == "recurrent":
         return [(arch, "recurrent")]
-    return [(f"{arch}-{kind}", kind) for kind in KV_CACHES]
+    if spec.cache == "none":
+        return [(arch, "recompute")]
+    return [(f"{arch}-{kind}", kind) for kind in (KV_CACHES[:1] if spec.is_hf else KV_CACHES)]
 
 
 # ---------------------------------------------------------------------------------------------------- one point
@@ -116,8 +130,11 @@ def point_at(decoders, context: int, batch_size: int, bench, device, budget: int
     try:
         if live:
             archs = {d["arch"]: d["model"] for d in live}
-            prefilled, outputs = prefill_archs(archs, context, batch_size, bench, device)
-            states = {d["name"]: start_decoder(d, outputs[d["arch"]], context, capacity) for d in live}
+            vocab = min(m.config.vocab_size for m in archs.values())
+            generator = torch.Generator().manual_seed(context * 1000 + batch_size)
+            ids = torch.randint(vocab, (batch_size, context), generator=generator).to(device)
+            prefilled, outputs = prefill_archs(archs, ids, bench, device)
+            states = {d["name"]: start_decoder(d, outputs[d["arch"]], ids, capacity) for d in live}
             del outputs  # the prefill's logits and activations: decoding holds only each decoder's state
             gc.collect()
             decoded = decode_all(states, bench, device)
@@ -139,17 +156,15 @@ def point_at(decoders, context: int, batch_size: int, bench, device, budget: int
 def over_budget(decoder: dict, capacity: int, batch_size: int, share: int) -> str | None:
     model = decoder["model"]
     need = analytic_cache_bytes(model.config, capacity, batch_size, next(model.parameters()).element_size())
-    if need > share:
+    if need is not None and need > share:  # an `hf:` model's cache has no formula: it is only measured
         return f"cache of {need / MIB:.0f} MiB exceeds its share of the memory budget ({share / MIB:.0f} MiB)"
     return None
 
 
-def prefill_archs(archs: dict, context: int, batch_size: int, bench, device):
-    """([(arch, prefill figures)], {arch: the last prefill's output}): one untimed prefill per architecture that
-    measures its peak tensor memory, then `prefill_rounds` timed rounds, interleaved."""
-    vocab = min(m.config.vocab_size for m in archs.values())
-    generator = torch.Generator().manual_seed(context * 1000 + batch_size)
-    ids = torch.randint(vocab, (batch_size, context), generator=generator).to(device)
+def prefill_archs(archs: dict, ids: torch.Tensor, bench, device):
+    """([(arch, prefill figures)], {arch: the last prefill's output}): one untimed prefill of `ids` (B, T) per
+    architecture that measures its peak tensor memory, then `prefill_rounds` timed rounds, interleaved."""
+    batch_size, context = ids.shape
     outputs: dict = {}
 
     def run(arch: str) -> None:
@@ -176,30 +191,24 @@ def prefill_archs(archs: dict, context: int, batch_size: int, bench, device):
 
 
 def prefill(model, ids: torch.Tensor):
-    """A full-context forward that returns the cache (a DynamicCache for the Transformer); RetNet runs its
+    """A full-context forward that returns the model's cache (a DynamicCache for the Transformer); RetNet runs its
     chunkwise form; logits only for the last position (the full (B, T, V) logits would dominate memory)."""
-    if hasattr(model.config, "retention_mode"):
+    if spec_for(model.config).mixer == "retention":
         model.config.retention_mode = "chunkwise"
-    try:
-        return model(ids, use_cache=True, logits_to_keep=1)
-    except TypeError:  # a model without logits_to_keep
-        return model(ids, use_cache=True)
+    return Decoder(model).forward(ids, last_only=True)
 
 
-def start_decoder(decoder: dict, out, context: int, capacity: int) -> dict:
-    """A decoder's state after the prefill: its cache, the tokens the cache is sized for, and the next input token
-    (the prefill's greedy choice). The static decoder gets a copy of the prefill's keys and values in a StaticCache
-    of `capacity` tokens; the dynamic one continues the prefill's DynamicCache itself."""
-    cache = output_cache(out)
-    tokens = context
+def start_decoder(decoder: dict, out, ids: torch.Tensor, capacity: int) -> dict:
+    """A decoder's state after the prefill of `ids`: the model's decoder holding its cache, the tokens the cache
+    is sized for, and the next input token (the prefill's greedy choice). The static decoder gets a copy of the
+    prefill's keys and values in a StaticCache of `capacity` tokens; the dynamic one continues the prefill's
+    DynamicCache itself."""
+    state = Decoder(decoder["model"])
+    state.adopt(out, ids)
+    tokens = ids.shape[1]
     if decoder["cache"] == "static":
-        cache, tokens = static_copy(decoder["model"].config, cache, capacity), capacity
-    return {
-        "model": decoder["model"],
-        "cache": cache,
-        "tokens": tokens,
-        "next": out.logits[:, -1:].argmax(-1),
-    }
+        state.cache, tokens = static_copy(decoder["model"].config, state.cache, capacity), capacity
+    return {"decoder": state, "tokens": tokens, "next": out.logits[:, -1:].argmax(-1)}
 
 
 def static_copy(config, dynamic, capacity: int):
@@ -213,20 +222,14 @@ def static_copy(config, dynamic, capacity: int):
     return static
 
 
-def output_cache(out):
-    """The cache of a model output: `cache` in transformers >= 5.2x, `past_key_values` before."""
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else out.past_key_values
-
-
 def decode_all(states: dict, bench, device) -> dict:
     """{decoder: {"state_bytes", "state_dtype", "state_tokens", "step_peak", "seconds"}}: each state counted, then
     warm-up rounds, one untimed step each for its working memory, and the timed rounds."""
     sync = sync_of(device)
     measured = {
         name: {
-            "state_bytes": cache_bytes(s["cache"]),
-            "state_dtype": cache_dtype(s["cache"]),
+            "state_bytes": cache_bytes(s["decoder"].cache),
+            "state_dtype": cache_dtype(s["decoder"].cache),
             "state_tokens": s["tokens"],
         }
         for name, s in states.items()
@@ -247,9 +250,9 @@ def decode_all(states: dict, bench, device) -> dict:
 
 
 def decode_step(state: dict) -> None:
-    """One token through the cache: the model reads only the new token; greedy choice of the next."""
-    out = state["model"](state["next"], cache=state["cache"], use_cache=True)
-    state["cache"], state["next"] = output_cache(out), out.logits[:, -1:].argmax(-1)
+    """One token through the cache: the model reads only the new token (a `recompute` one: everything so far);
+    greedy choice of the next."""
+    state["next"] = state["decoder"].step(state["next"]).argmax(-1, keepdim=True)
 
 
 def decode_figures(config, measured: dict, context: int, batch_size: int, peak: dict) -> dict:
@@ -287,7 +290,7 @@ def profile_decode(cfg, decoder: str, context: int, steps: int = 16) -> str:
 
     use_threads(cfg)
     device, dtype = bench_device(cfg), bench_dtype(cfg)
-    archs = [a for a in bench_archs(cfg) if SPECS[a].cache != "none"]
+    archs = [a for a in bench_archs(cfg) if spec_of(a).cache != "none"]
     models = bench_configs(cfg, archs, context + steps + 8)
     found = [(m, kind) for m in models for name, kind in decoder_kinds(m.arch) if name == decoder]
     if not found:
@@ -298,9 +301,8 @@ def profile_decode(cfg, decoder: str, context: int, steps: int = 16) -> str:
     ids = torch.randint(model.config.vocab_size, (1, context), generator=torch.Generator().manual_seed(0))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with torch.inference_mode():
-        state = start_decoder(
-            {"model": model, "cache": kind}, prefill(model, ids.to(device)), context, context + steps + 8
-        )
+        ids = ids.to(device)
+        state = start_decoder({"model": model, "cache": kind}, prefill(model, ids), ids, context + steps + 8)
         for _ in range(4):
             decode_step(state)
         with profile(activities=activities) as prof:

@@ -78,9 +78,13 @@ def retention_state_bytes(config, batch_size: int, bytes_per_value: int) -> int:
     return config.num_hidden_layers * heads * d_k * d_v * bytes_per_value * batch_size
 
 
-def analytic_cache_bytes(config, context: int, batch_size: int, bytes_per_value: int) -> int:
-    """The cache size the architecture needs in theory after `context` tokens."""
-    if spec_for(config).mixer == "retention":
+def analytic_cache_bytes(config, context: int, batch_size: int, bytes_per_value: int) -> int | None:
+    """The cache size the architecture needs in theory after `context` tokens (None where the formulas do not
+    describe its cache: an `hf:` type's is only measured)."""
+    spec = spec_for(config)
+    if not spec.cache_formula:
+        return None
+    if spec.mixer == "retention":
         return retention_state_bytes(config, batch_size, bytes_per_value)
     return kv_cache_bytes(config, context, batch_size, bytes_per_value)
 

@@ -76,18 +76,12 @@ def utc_now() -> str:
 
 def model_summary(bench_model) -> dict:
     from ..models.sizing import count_parameters
+    from ..models.specs import spec_of
 
-    c = bench_model.config
-    return {
-        "arch": bench_model.arch,
-        "source": bench_model.source,
-        "params": count_parameters(c),
-        "hidden_size": c.hidden_size,
-        "num_hidden_layers": c.num_hidden_layers,
-        "num_heads": c.num_heads,
-        "intermediate_size": c.intermediate_size,
-        "value_dim": getattr(c, "value_dim", None),
-        "vocab_size": c.vocab_size,
+    c, spec = bench_model.config, spec_of(bench_model.arch)  # an `hf:` type names the fields its own way
+    fields = ("hidden_size", "num_hidden_layers", "num_heads", "intermediate_size", "value_dim", "vocab_size")
+    return {"arch": bench_model.arch, "source": bench_model.source, "params": count_parameters(c)} | {
+        name: spec.read(c, name) for name in fields
     }
 
 

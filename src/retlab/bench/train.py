@@ -12,7 +12,7 @@ import importlib.util
 import torch
 
 from ..models.loss import aligned_lm_loss
-from ..models.specs import SPECS, spec_for
+from ..models.specs import SPECS, spec_for, spec_of
 from .flops import mfu, mixing_form, train_flops_per_token
 from .infer import sync_of
 from .memory import MIB, memory_budget_bytes, peak_tensor_bytes
@@ -69,7 +69,7 @@ def train_archs(cfg) -> tuple[list[str], list[str]]:
     archs = bench_archs(cfg)
     if not cfg.bench.archs:
         archs += [name for name, spec in SPECS.items() if spec.bench_train_default and name not in archs]
-    missing = {a: SPECS[a].requires for a in archs if SPECS[a].requires}
+    missing = {a: spec_of(a).requires for a in archs if spec_of(a).requires}
     missing = {a: pkg for a, pkg in missing.items() if importlib.util.find_spec(pkg) is None}
     notes = [f"{a}: skipped, {pkg} is not installed" for a, pkg in missing.items()]
     return [a for a in archs if a not in missing], notes
@@ -77,12 +77,14 @@ def train_archs(cfg) -> tuple[list[str], list[str]]:
 
 def variants(bench_model) -> list[tuple[str, str]]:
     """(label, form): each of the forms the arch's spec names for training benchmarks, else its own form."""
-    forms = SPECS[bench_model.arch].bench_train_forms or (mixing_form(bench_model.config),)
+    forms = spec_of(bench_model.arch).bench_train_forms
+    if not forms:
+        return [(bench_model.arch, mixing_form(bench_model.config))]
     return [(bench_model.arch if f == "attention" else f"{bench_model.arch}-{f}", f) for f in forms]
 
 
 def set_form(config, form: str) -> None:
-    if form != "attention":
+    if spec_for(config).mixer == "retention":
         config.retention_mode = form
 
 
@@ -155,20 +157,19 @@ def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int
     from ..models.sizing import count_parameters
 
     value_bytes = 4
+    spec = spec_for(config)
     d = config.hidden_size
-    d_v = getattr(config, "value_dim", None) or 2 * d
+    d_v = spec.read(config, "value_dim") or 2 * d
+    ffn = spec.read(config, "intermediate_size") or 4 * d  # an `hf:` type's width under its own name
     state = 4 * count_parameters(config) * value_bytes
     linear = (
         batch_size
         * seq_len
         * value_bytes
-        * (
-            config.num_hidden_layers * (12 * d + 4 * d_v + 3 * config.intermediate_size)
-            + 3 * config.vocab_size
-        )
+        * (config.num_hidden_layers * (12 * d + 4 * d_v + 3 * ffn) + 3 * config.vocab_size)
     )
     quadratic = 0
-    if form in spec_for(config).score_matrix_forms:
+    if form in spec.score_matrix_forms:
         quadratic = 4 * batch_size * config.num_hidden_layers * config.num_heads * seq_len**2 * value_bytes
     return state + linear + quadratic
 

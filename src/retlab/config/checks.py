@@ -50,3 +50,32 @@ def arch_problems(names: list[str], field: str, allow_empty: bool = False) -> li
         if problem:
             bad.append((field, *problem))
     return bad
+
+
+def hf_problems(overrides: dict, width_fields: dict) -> list[Problem]:
+    """`model.hf_overrides` and `model.hf_width_field`: keyed by transformers model types, naming fields of
+    that type's config (`models.specs` knows the types and their fields)."""
+    from ..models.specs import HF_PREFIX, arch_problem, hf_field_problem
+
+    bad = []
+    for prefix, mapping in (("model.hf_overrides", overrides), ("model.hf_width_field", width_fields)):
+        for model_type, value in mapping.items():
+            problem = arch_problem(HF_PREFIX + str(model_type))
+            if problem:
+                example = "{mamba: {state_size: 8}}" if mapping is overrides else "{mamba: intermediate_size}"
+                hint = problem[1].split("?")[0] + "? " if "?" in problem[1] else ""
+                problem = f"{model_type!r} is not a model type of transformers' causal LMs"
+                bad.append((f"{prefix}.{model_type}", problem, f"{hint}key it by model type, e.g. {example}"))
+                continue
+            if prefix == "model.hf_overrides" and not isinstance(value, dict):
+                bad.append(
+                    (f"{prefix}.{model_type}", f"must be a mapping, got {value!r}", "e.g. {state_size: 8}")
+                )
+                continue
+            for name in value if isinstance(value, dict) else [value]:
+                problem = hf_field_problem(model_type, str(name))
+                if problem:
+                    bad.append(
+                        (f"{prefix}.{model_type}" + (f".{name}" if isinstance(value, dict) else ""), *problem)
+                    )
+    return bad

@@ -1,9 +1,9 @@
 """The `model` section: architecture and size. Every architecture shares the field names."""
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from .checks import Problem, arch_problems, positive, require
+from .checks import Problem, arch_problems, hf_problems, positive, require
 
 
 @dataclass
@@ -12,7 +12,8 @@ class ModelConfig:
 
     arch: str = "retnet"
     """Architecture trained by `retlab train` (`retlab run` trains every entry of `compare`): `retnet`,
-    `transformer` (Transformer++), or the original study's `torchscale-retnet` / `torchscale-transformer`."""
+    `transformer` (Transformer++), the original study's `torchscale-retnet` / `torchscale-transformer`, or any
+    causal LM that transformers ships as `hf:<model_type>` (`hf:llama`, `hf:mamba`, ...)."""
     hidden_size: int = 256
     """Model (embedding) dimension."""
     num_hidden_layers: int = 4
@@ -38,7 +39,14 @@ class ModelConfig:
     tie_word_embeddings: bool = False
     """Share the input embedding and output projection."""
     match_parameters: bool = True
-    """When comparing architectures, size each one's intermediate_size to match the first one's parameter count."""
+    """When comparing architectures, size each one's intermediate_size (an `hf:` type's width field) to match
+    the first one's parameter count."""
+    hf_overrides: dict[str, Any] = field(default_factory=dict)
+    """Config fields of `hf:<model_type>` architectures beyond this section's, by model type, e.g.
+    `{mamba: {state_size: 8, use_mambapy: true}}`; they win over the fields mapped from this section."""
+    hf_width_field: dict[str, str] = field(default_factory=dict)
+    """The config field that `match_parameters` sizes for an `hf:` architecture, by model type, e.g.
+    `{mamba2: expand}` (default: its feed-forward width, e.g. intermediate_size; Mamba-2: state_size)."""
 
     def problems(self) -> list[Problem]:
         bad = arch_problems([self.arch], "model.arch")
@@ -59,6 +67,7 @@ class ModelConfig:
                 f"{self.value_dim} is not divisible by model.num_heads={self.num_heads}",
                 "pick a multiple of num_heads",
             )
+        bad += hf_problems(self.hf_overrides, self.hf_width_field)
         return bad + require(
             0 <= self.dropout < 1, "model.dropout", f"must be in [0, 1), got {self.dropout}", "use e.g. 0.1"
         )

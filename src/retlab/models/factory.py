@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from .sizing import match_parameters
 from .specs import BY_MODEL_TYPE, DataShape, spec_for, spec_of
 
@@ -19,16 +19,17 @@ from .specs import BY_MODEL_TYPE, DataShape, spec_for, spec_of
 def contender_configs(model, compare: list[str], shape: DataShape, archs=None) -> dict[str, PreTrainedConfig]:
     """{arch: Hugging Face config} for every architecture of `archs` (default: `compare`), all built from the
     `model` section and the data `shape`. `compare[0]` is the reference: with `model.match_parameters`, every
-    other architecture gets the width (intermediate_size) that brings its parameter count within 1% of the
-    reference's, whether or not the reference itself is among `archs`."""
+    other architecture gets the width (its spec's width field: intermediate_size, or an `hf:` type's own) that
+    brings its parameter count within 1% of the reference's, whether or not the reference is among `archs`."""
     reference_arch = compare[0]
     reference = build_config(model, reference_arch, shape)
     configs = {}
     for arch in archs or compare:
         config = build_config(model, arch, shape)
         if model.match_parameters and arch != reference_arch:
+            field = spec_of(arch).width_field_of(model)
             try:
-                config = match_parameters(reference, config)
+                config = match_parameters(reference, config, field)
             except ValueError as err:
                 raise ConfigError(
                     "model.match_parameters", str(err), "or set --model.match_parameters false"
@@ -39,12 +40,16 @@ def contender_configs(model, compare: list[str], shape: DataShape, archs=None) -
 
 def build_config(model, arch: str, shape: DataShape) -> PreTrainedConfig:
     """The Hugging Face config of `arch` from the `model` section and the data shape, unmatched."""
+    from huggingface_hub.errors import StrictDataclassError
+
     spec = spec_of(arch)
     config_class, _ = spec.classes()
     try:
         return config_class(**spec.config_fields(model, shape))
-    except ValueError as err:  # the config's own validation, e.g. heads not dividing hidden_size
-        raise ConfigError("model", str(err), "fix the model section") from err
+    except (ValueError, TypeError, StrictDataclassError) as err:  # the config's own validation
+        fix = f"fix the model section or model.hf_overrides.{spec.model_type}" if spec.is_hf else ""
+        cause = err.__cause__ if isinstance(err, StrictDataclassError) and err.__cause__ else err
+        raise ConfigError(f"model ({arch})", first_line(cause), fix or "fix the model section") from err
 
 
 def build_model(config: PreTrainedConfig, seed: int | None = None) -> PreTrainedModel:
@@ -62,10 +67,10 @@ def causal_lm_class(config: PreTrainedConfig) -> type[PreTrainedModel]:
 
 
 def config_from_dict(config: PreTrainedConfig | dict) -> PreTrainedConfig:
-    """A retlab model config from itself or from its `to_dict()` (as stored in checkpoint hyperparameters)."""
+    """A model config from itself or from its `to_dict()` (as stored in checkpoint hyperparameters)."""
     if isinstance(config, PreTrainedConfig):
         return config
-    return BY_MODEL_TYPE[config["model_type"]].classes()[0].from_dict(config)
+    return spec_for(config).classes()[0].from_dict(config)
 
 
 # ---------------------------------------------------------------------------------------------------- exports

@@ -19,7 +19,7 @@ def count_parameters(config: PreTrainedConfig) -> int:
     """Number of distinct parameters of the causal LM that `config` describes (tied embeddings counted once).
 
     Closed form where the architecture's spec has a per-layer count (the native models); other models (the
-    TorchScale backends) are instantiated on the `meta` device, which allocates nothing."""
+    TorchScale backends, `hf:` types) are instantiated on the `meta` device, which allocates nothing."""
     per_layer = spec_for(config).layer_parameters
     if per_layer is None:
         return count_on_meta(config)
@@ -35,33 +35,61 @@ def count_on_meta(config: PreTrainedConfig) -> int:
     return sum(p.numel() for p in model.parameters())  # parameters() yields a shared tensor once
 
 
-def match_parameters(reference_config: PreTrainedConfig, target_config: PreTrainedConfig) -> PreTrainedConfig:
-    """A copy of `target_config` whose width (its spec's `width_field`, intermediate_size for every retlab
-    architecture) brings its count within 1% of the reference's.
+def match_parameters(
+    reference_config: PreTrainedConfig, target_config: PreTrainedConfig, field: str | None = None
+) -> PreTrainedConfig:
+    """A copy of `target_config` whose width `field` (default: its spec's `width_field`, intermediate_size for
+    every retlab architecture) brings its count within 1% of the reference's.
 
-    The count is affine in the width, so the width is solved for, then rounded to a multiple of 16 (or 8) when
-    that still lands within 1%. Raises ValueError when no positive width can match."""
-    field = spec_for(target_config).width_field
+    The count is solved for as an affine function of the width (two probes), then rounded to a multiple of 16
+    (or 8) when that still lands within 1%; every candidate is checked on its real count, and where the count is
+    not affine in the width a bisection on the real counts takes over. Raises ValueError when no positive width
+    can match."""
+    field = field or spec_for(target_config).width_field
     reference = count_parameters(reference_config)
+    target = target_config.model_type
+
+    def count(width: int) -> int:
+        return count_parameters(with_width(target_config, field, width))
+
+    def fits(width: int) -> bool:
+        return abs(count(width) - reference) <= TOLERANCE * reference
+
     # Two probe widths give the affine law (probing 0 would build empty layers, which some backends reject).
-    at_16, at_32 = (count_parameters(with_width(target_config, field, s)) for s in (16, 32))
-    slope = (at_32 - at_16) // 16
-    base = at_16 - 16 * slope
-    exact = (reference - base) / slope
-    if exact < 1:
+    at_16, at_32 = count(16), count(32)
+    slope = (at_32 - at_16) / 16
+    if slope <= 0:
+        raise ValueError(f"{target} {field} does not change its parameter count; choose another width field")
+    if at_16 - 15 * slope > reference:  # the count at width 1
         raise ValueError(
             f"cannot match {reference:,} parameters ({reference_config.model_type}): "
-            f"{target_config.model_type} already has {base + slope:,} with {field}=1; "
+            f"{target} already has {round(at_16 - 15 * slope):,} with {field}=1; "
             "make it smaller (hidden_size, num_hidden_layers) or the reference larger"
         )
-    for size in candidate_sizes(exact):
-        if abs(base + slope * size - reference) <= TOLERANCE * reference:
-            return with_width(target_config, field, size)
+    exact = 16 + (reference - at_16) / slope
+    size = next((s for s in candidate_sizes(exact) if fits(s)), None) or bisect_width(count, reference, exact)
+    if size is not None and fits(size):
+        return with_width(target_config, field, size)
     raise ValueError(
         f"cannot match {reference:,} parameters ({reference_config.model_type}) within {TOLERANCE:.0%}: "
-        f"each unit of {target_config.model_type} {field} adds {slope:,} parameters; "
+        f"each unit of {target} {field} adds about {round(slope):,} parameters; "
         "use a larger reference or a smaller target hidden_size / num_hidden_layers"
     )
+
+
+def bisect_width(count, reference: int, guess: float) -> int | None:
+    """The positive width whose count (increasing in it) is nearest `reference`, for counts that are not
+    affine in the width; None when even a huge width stays below it."""
+    high = max(2, math.ceil(guess))
+    while count(high) < reference:
+        if high > 2**24:
+            return None
+        high *= 2
+    low = 1  # count(low) may already exceed: then 1 is the nearest
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if count(middle) < reference else (low, middle)
+    return min((low, high), key=lambda w: abs(count(w) - reference))
 
 
 def candidate_sizes(exact: float) -> list[int]:

@@ -89,6 +89,18 @@ def image(path: Path, out_dir: Path, caption: str) -> str:
     return f"![{caption}]({path.relative_to(out_dir).as_posix()})"
 
 
+def model_fields(config: dict) -> list:
+    """MODEL_KEYS of an export's config.json, read through its architecture's spec (an `hf:` type names them
+    its own way), None where it has no such field."""
+    from ..models.specs import spec_for
+
+    try:
+        spec = spec_for(config)
+    except ValueError:  # not a model type retlab knows: the keys as they are
+        return [config.get(k) for k in MODEL_KEYS]
+    return [spec.read(config, k) for k in MODEL_KEYS]
+
+
 # ---------------------------------------------------------------------------------------------------- sections
 
 
@@ -104,7 +116,7 @@ def configs_section(runs: list[Run], out_dir: Path) -> str:
     for run, arch in pairs(runs):
         model = run.model_config(arch) or {}
         params = (run.metrics(arch) or {}).get("params")
-        rows.append([label(run, arch, runs), params] + [model.get(k) for k in MODEL_KEYS])
+        rows.append([label(run, arch, runs), params] + model_fields(model))
     if rows:
         md += ["Trained models (from `<arch>/best/config.json` and `metrics.json`):", ""]
         md += [md_table(["model", "parameters", *MODEL_KEYS], rows)]

@@ -178,10 +178,12 @@ def share_data(specs: list[TrialSpec], root: Path) -> dict[str, object]:
 
 
 def match_parameters_at_points(specs: list[TrialSpec], compare: list[str], infos: dict[str, object]) -> None:
-    """Pin every trial's intermediate_size to what `contender_configs` gives its architecture at its (point,
-    seed): the first architecture's own, the others' matched to it when `model.match_parameters` (as `retlab run`
-    does). A trial then trains alone (`compare: [arch]`) with exactly that size, recorded in its config.yaml."""
+    """Pin every trial's width (intermediate_size, or an `hf:` type's width field) to what `contender_configs`
+    gives its architecture at its (point, seed): the first architecture's own, the others' matched to it when
+    `model.match_parameters` (as `retlab run` does). A trial then trains alone (`compare: [arch]`) with exactly
+    that size, recorded in its config.yaml."""
     from ..models.factory import DataShape, contender_configs
+    from ..models.specs import spec_of
 
     groups: dict[tuple[str, int], list[TrialSpec]] = {}
     for spec in specs:
@@ -197,6 +199,5 @@ def match_parameters_at_points(specs: list[TrialSpec], compare: list[str], infos
                 "change the point or set model.match_parameters: false",
             ) from None
         for spec in group:
-            spec.cfg = load_config(
-                base=spec.cfg, overrides={"model.intermediate_size": configs[spec.arch].intermediate_size}
-            )
+            pinned = spec_of(spec.arch).width_overrides(spec.cfg.model, configs[spec.arch])
+            spec.cfg = load_config(base=spec.cfg, overrides=pinned)

@@ -20,6 +20,7 @@ from ..layout import ArchLayout, RunLayout
 from ..models.export import export_hf
 from ..models.factory import DataShape, build_model, contender_configs
 from ..models.sizing import count_parameters
+from ..models.specs import spec_for
 from ..preflight import check_checkpoint, check_memory, check_output_dir, check_trainer
 from ..utils.device import is_main_process
 from ..utils.files import atomic_write_json, read_json
@@ -246,7 +247,7 @@ def collect_metrics(cfg, arch: str, info, model_config, trainer, best_cb, tested
     tokens_per_step = t.batch_size * info.seq_len * t.accumulate_grad_batches * trainer.world_size
     metrics = {
         "arch": arch,
-        "intermediate_size": model_config.intermediate_size,
+        "intermediate_size": spec_for(model_config).read(model_config, "intermediate_size"),
         "best_val_loss": best,
         "best_val_ppl": math.exp(min(best, 50.0)) if best is not None else None,
         "best_checkpoint": best_cb.best_model_path or None,
