@@ -222,3 +222,24 @@ def test_decoding_through_the_cache_equals_the_full_forward(arch, batch):
         stepped = [decoder.prefill(ids[:, :5])] + [decoder.step(ids[:, t : t + 1]) for t in range(5, 12)]
     torch.testing.assert_close(torch.stack(stepped, 1), full[:, 4:], atol=1e-4, rtol=1e-4)
     assert decoder.cache is not None
+
+
+def test_mambas_parallel_scan_matches_its_sequential_loop_with_gradients(monkeypatch):
+    # `use_mambapy` (the three-way quickstart's setting) swaps transformers' per-token loop for mambapy's scan.
+    scan_module = pytest.importorskip("mambapy.pscan")
+    scans = []
+    pscan = scan_module.pscan
+    monkeypatch.setattr(scan_module, "pscan", lambda *a: scans.append(1) or pscan(*a))
+    ids = torch.randint(3, 67, (2, 24), generator=torch.Generator().manual_seed(0))
+    outputs = []
+    for parallel in (False, True):
+        model_cfg = small(hf_overrides={"mamba": {"use_mambapy": parallel}})
+        model = build_model(build_config(model_cfg, "hf:mamba", DATA), seed=0)
+        logits = model(ids).logits
+        logits.square().mean().backward()
+        outputs.append((logits.detach(), [p.grad for p in model.parameters()]))
+        assert bool(scans) == parallel
+    (loop, loop_grads), (scan, scan_grads) = outputs
+    torch.testing.assert_close(scan, loop, atol=1e-5, rtol=1e-4)
+    for a, b in zip(scan_grads, loop_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)

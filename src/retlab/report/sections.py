@@ -4,6 +4,8 @@ PNGs are written into the report folder and linked by relative path. A missing p
 import re
 from pathlib import Path
 
+import yaml
+
 from ..bench import table as bench_table
 from ..bench.plots import bench_plots
 from ..bench.summary import train_headline
@@ -21,6 +23,7 @@ CONFIG_KEYS = (
     "model.decay",
     "model.retention_mode",
     "model.positional",
+    "model.hf_overrides",
     "data.source",
     "data.name",
     "data.seq_len",
@@ -56,6 +59,8 @@ def fmt(value) -> str:
         return str(value)
     if isinstance(value, list):
         return ", ".join(fmt(v) for v in value)
+    if isinstance(value, dict):  # e.g. model.hf_overrides, as YAML writes it inline
+        return fmt(yaml.safe_dump(value, default_flow_style=True, width=1000).strip() if value else None)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
