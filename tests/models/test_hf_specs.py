@@ -243,3 +243,18 @@ def test_mambas_parallel_scan_matches_its_sequential_loop_with_gradients(monkeyp
     torch.testing.assert_close(scan, loop, atol=1e-5, rtol=1e-4)
     for a, b in zip(scan_grads, loop_grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("width_field", [{}, {"mamba": "state_size"}])
+def test_a_sweep_trial_pins_the_matched_width_for_training_alone(width_field):
+    # A sweep trial trains one architecture (`compare: [arch]`): the matched width must travel in its config.
+    sizes = {"model.hidden_size": 64, "model.num_hidden_layers": 2, "model.num_heads": 4}
+    base = load_config(
+        None, {"compare": ["retnet", "hf:mamba"], "model.hf_width_field": width_field, **sizes}
+    )
+    matched = contender_configs(base.model, base.compare, DATA)["hf:mamba"]
+    pinned = spec_of("hf:mamba").width_overrides(base.model, matched)
+    trial = load_config(base=base, overrides={"compare": ["hf:mamba"], **pinned})
+    alone = contender_configs(trial.model, trial.compare, DATA)["hf:mamba"]
+    assert count_parameters(alone) == count_parameters(matched)
+    assert (alone.intermediate_size, alone.state_size) == (matched.intermediate_size, matched.state_size)
