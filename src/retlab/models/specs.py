@@ -3,10 +3,10 @@
 Adding an architecture = its model folder (configuration + modeling, registered with the Auto classes) and one
 entry in `SPECS`. Any causal LM that `transformers` ships is an architecture too, named `hf:<model_type>`
 (`hf:llama`, `hf:mamba`): its `HfArchSpec` is made on first use from the type's own config and model classes,
-`HF_FIELD_NAMES` and the small per-type table `HF_TYPES`. Everything that differs between architectures asks the spec: the factory (classes, which
-`model` fields apply, the default feed-forward), sizing (closed-form count, the width that matching sets), FLOPs
-and memory (how it mixes the sequence, what its decoding cache is), the benchmarks (which forms to time, what
-they can run) and config validation (the names themselves).
+`HF_FIELD_NAMES` and the small per-type table `HF_TYPES`. Everything that differs between architectures asks
+the spec: the factory (classes, which `model` fields apply, the default feed-forward), sizing (closed-form
+count, the width that matching sets), FLOPs and memory (how it mixes the sequence, what its decoding cache is),
+the benchmarks (which forms to time, what they can run) and config validation (the names themselves).
 
 This module imports nothing heavy, since the config sections import it to check architecture names; the model
 classes are imported on first use (the TorchScale backends must not import torchscale unless asked for), and
@@ -90,7 +90,7 @@ class ArchSpec:
     """Parameters of one block in closed form (embeddings and final norm are counted by sizing); None: count
     an instance on the meta device."""
     width_field: str = "intermediate_size"
-    """The config field that parameter matching sizes (the parameter count must be affine in it)."""
+    """The config field that parameter matching sizes (the parameter count must grow with it)."""
 
     @property
     def is_hf(self) -> bool:
@@ -326,7 +326,7 @@ class HfArchSpec(ArchSpec):
             fields["head_dim"] = model.hidden_size // model.num_heads
         overrides = dict(model.hf_overrides.get(self.model_type) or {})
         if self.adjust:
-            derived = self.adjust(fields | overrides, self.classes()[0]())
+            derived = self.adjust(fields | overrides, hf_default_config(self.model_type))
             fields |= {k: v for k, v in derived.items() if k not in overrides}
         return fields | overrides
 
@@ -369,17 +369,27 @@ def hf_model_types() -> tuple[str, ...]:
 
 
 @functools.cache
-def hf_config_fields(model_type: str) -> tuple[frozenset[str], dict[str, str]]:
-    """(every field the type's config knows, its attribute_map): the fields of its default config, and the
-    standard names its attribute_map redirects."""
+def hf_default_config(model_type: str):
+    """The type's config with its defaults (None for one that cannot be made from defaults alone)."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
-    config_class = CONFIG_MAPPING[model_type]
     try:
-        names = set(
-            config_class().to_dict()
-        )  # includes fields set in __post_init__ (mamba's intermediate_size)
-    except Exception:  # a config that cannot be made from defaults: its declared fields
+        return CONFIG_MAPPING[model_type]()
+    except Exception:
+        return None
+
+
+@functools.cache
+def hf_config_fields(model_type: str) -> tuple[frozenset[str], dict[str, str]]:
+    """(every field the type's config knows, its attribute_map): the fields of its default config (those set
+    in `__post_init__` too, like Mamba's intermediate_size), and the standard names its attribute_map
+    redirects."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config_class, default = CONFIG_MAPPING[model_type], hf_default_config(model_type)
+    if default is not None:
+        names = set(default.to_dict())
+    else:  # its declared fields
         names = (
             {f.name for f in dataclasses.fields(config_class)}
             if dataclasses.is_dataclass(config_class)
@@ -413,22 +423,14 @@ def hf_spec(model_type: str) -> HfArchSpec:
         cache_formula=False,
         width_field=facts.width_field or names.get("intermediate_size", ""),
     )
-    config_class, model_class = spec.classes()
-    default = _default_config(config_class)
-    cache = facts.cache or hf_cache_kind(model_class, default)
+    default = hf_default_config(model_type)
+    cache = facts.cache or hf_cache_kind(spec.classes()[1], default)
     ratio = None
     if default is not None and "intermediate_size" in names:
         inner, hidden = spec.read(default, "intermediate_size"), spec.read(default, "hidden_size")
         ratio = inner / hidden if isinstance(inner, int | float) and hidden else None
     mixer = "other" if cache == "recurrent" else "attention"
     return dataclasses.replace(spec, cache=cache, mixer=mixer, intermediate_ratio=ratio)
-
-
-def _default_config(config_class):
-    try:
-        return config_class()
-    except Exception:
-        return None
 
 
 def hf_cache_kind(model_class, default) -> str:
@@ -471,8 +473,9 @@ def arch_problem(name: Any) -> tuple[str, str] | None:
             f"transformers registers no causal LM of model type {model_type!r}",
             f"{hint}use hf:<model_type> with a type of AutoModelForCausalLM, e.g. hf:llama or hf:mamba",
         )
-    names = [*ARCHS, *(HF_PREFIX + t for t in hf_model_types())]  # `mamba` -> did you mean hf:mamba?
-    close = difflib.get_close_matches(str(name), names, n=2, cutoff=0.5)
+    close = difflib.get_close_matches(str(name), ARCHS, n=2, cutoff=0.5) or difflib.get_close_matches(
+        str(name), [HF_PREFIX + t for t in hf_model_types()], n=2, cutoff=0.6
+    )  # `mamba` -> did you mean hf:mamba?
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     return f"unknown architecture {name!r}", f"{hint}use one of: {', '.join(ARCHS)}, or hf:<model_type>"
 
