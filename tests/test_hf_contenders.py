@@ -3,13 +3,12 @@ evaluate, decode-benchmark, report) like the native models; their exports load w
 retlab cannot be imported, and decoding through each one's own cache gives the full forward's logits."""
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
 
+from fresh_process import run_without_retlab
 from retlab.config.loader import load_config
 from retlab.layout import RunLayout
 from retlab.models.decoding import Decoder
@@ -19,10 +18,8 @@ from retlab.models.sizing import count_parameters
 COMPARE = ["hf:llama", "hf:mamba"]
 
 # Runs in a fresh interpreter where `import retlab` raises: the export must load with transformers alone.
-WITHOUT_RETLAB = textwrap.dedent(
+PLAIN_LOAD = textwrap.dedent(
     """
-    import sys
-    sys.modules["retlab"] = None
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -94,17 +91,7 @@ def test_exports_load_with_plain_transformers_without_retlab(run, tmp_path):
     exports = [RunLayout.of(cfg).arch(arch).best for arch in COMPARE]
     ids = torch.randint(4, 32, (2, 16), generator=torch.Generator().manual_seed(0))
     torch.save(ids, tmp_path / "ids.pt")
-    script = tmp_path / "load.py"
-    script.write_text(WITHOUT_RETLAB)
-    res = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "ids.pt"), *map(str, exports)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,  # not the repository: `retlab` must not be importable from there either
-        env={"PATH": "", "HF_HUB_OFFLINE": "1"},
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
+    run_without_retlab(PLAIN_LOAD, [str(tmp_path / "ids.pt"), *map(str, exports)], cwd=tmp_path)
     for export in exports:
         model = load_model(export)
         assert count_parameters(model.config) == sum(p.numel() for p in model.parameters())
