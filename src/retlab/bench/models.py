@@ -9,7 +9,6 @@ from ..layout import RunLayout
 from ..models.factory import DataShape, build_model, contender_configs, has_weights, load_config, load_model
 from ..preflight import check_export
 from ..utils.device import resolve_device
-from ..utils.files import read_json
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -57,14 +56,10 @@ def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
 
 
 def vocab_size(cfg) -> int:
-    if cfg.bench.vocab_size:
-        return cfg.bench.vocab_size
-    info = RunLayout.of(cfg).data / "info.json"
-    if info.is_file():
-        return int(read_json(info)["vocab_size"])
-    if cfg.data.source == "mqar":
-        return cfg.data.mqar.vocab_size
-    return cfg.tokenizer.vocab_size
+    """`bench.vocab_size`, else the data's (as `retlab train` will see it)."""
+    from ..data.stages import planned_shape
+
+    return cfg.bench.vocab_size or planned_shape(cfg).vocab_size
 
 
 def instantiate(bench_model: BenchModel, device: torch.device, dtype: torch.dtype, seed: int = 0):

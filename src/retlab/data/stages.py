@@ -1,5 +1,9 @@
-"""`prepare(cfg)`: run the data stages a config needs (each cached) and return the DataInfo for training."""
+"""`prepare(cfg)`: run the data stages a config needs (each cached) and return the DataInfo for training;
+`planned_shape(cfg)`: the shape it will give, before anything is prepared."""
 
+import dataclasses
+
+from ..models.specs import DataShape
 from .info import DataInfo
 
 
@@ -19,3 +23,20 @@ def prepare(cfg, force: bool = False) -> DataInfo:
         download(cfg, force=True)
         train_tokenizer(cfg, force=True)
     return tokenize(cfg, force=force)
+
+
+def planned_shape(cfg) -> DataShape:
+    """The data shape `prepare(cfg)` will give, without preparing anything: MQAR's (all in its config); for
+    text, the vocabulary and special ids of the data already prepared, else `tokenizer.vocab_size` with the
+    special ids unknown (None). For checks before the first write and for the benchmarks' random inits."""
+    if cfg.data.source == "mqar":
+        from .mqar import BOS_ID, EOS_ID, PAD_ID
+
+        return DataShape(cfg.data.mqar.vocab_size, cfg.data.seq_len, PAD_ID, BOS_ID, EOS_ID)
+    from .info import INFO_FILE
+    from .tokenize import packed_dir
+
+    if not (packed_dir(cfg) / INFO_FILE).is_file():
+        return DataShape(cfg.tokenizer.vocab_size, cfg.data.seq_len)
+    prepared = DataShape.of(DataInfo.load(packed_dir(cfg)))
+    return dataclasses.replace(prepared, max_position_embeddings=cfg.data.seq_len)
