@@ -195,3 +195,44 @@ def test_a_retrain_keeps_the_previous_results_until_it_replaces_them(out, capsys
     assert code == 0, err[-3000:]
     assert not (out / "k/previous").exists()
     assert read_json(out / "k/retnet/metrics.json")["fingerprint"] != first["fingerprint"]
+
+
+def with_contender(argv: list[str], command: str, arch: str) -> list[str]:
+    """TINY_MQAR as `command`, with `arch` after the RetNet in `compare` (and trained, for `train`)."""
+    argv = [command, *argv[1:]]
+    argv[argv.index("--compare") + 1] = f"[retnet, {arch}]"
+    if command == "train":
+        argv[argv.index("--model.arch") + 1] = arch
+    return argv
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+@pytest.mark.parametrize("check", [False, True])
+@pytest.mark.parametrize(
+    "arch, setting, field",
+    [
+        ("hf:mambaa", [], "compare"),  # not a type of transformers: the closest names
+        (
+            "hf:mamba",
+            ["--model.hf_overrides", "{mamba: {stat_size: 4}}"],
+            "model.hf_overrides.mamba.stat_size",
+        ),
+        ("hf:mamba", ["--model.hf_overrides", "{mamba: {state_size: four}}"], "model (hf:mamba)"),
+        ("hf:mamba", ["--model.hf_overrides", "{mamba: {state_size: -4}}"], "model.hf_overrides.mamba"),
+        ("hf:mamba", ["--model.hf_overrides", "{mamba: {hidden_act: nope}}"], "model.hf_overrides.mamba"),
+        (
+            "hf:llama",
+            ["--model.hf_overrides", "{llama: {num_key_value_heads: 3}}"],
+            "model.hf_overrides.llama",
+        ),
+        ("hf:gpt2", ["--model.hf_width_field", "{gpt2: n_head}"], "model.hf_width_field.gpt2"),
+        ("hf:xlstm", [], "hf:xlstm"),  # its head sizes are not the section's: it cannot run as mapped
+    ],
+)
+def test_a_bad_hf_contender_is_rejected_before_the_first_write(
+    out, capsys, command, check, arch, setting, field
+):
+    """`hf:` contenders go through the same checks: an unknown type, a field its config lacks, a value that
+    transformers rejects only when it builds or runs the model, a width that matching cannot size."""
+    argv = [*with_contender(TINY_MQAR, command, arch), "--output_dir", str(out), *setting]
+    fails_cleanly(argv + (["--check"] if check else []), out, field, capsys)

@@ -18,11 +18,11 @@ from .utils.device import is_main_process
 
 
 def preflight(cfg) -> None:
-    """What `run` checks before it writes anything: training's inputs, and the evaluation settings (which
-    would otherwise fail only after every architecture has trained)."""
+    """What `run` checks before it writes anything: training's inputs and every contender's model, and the
+    evaluation settings (which would otherwise fail only after every architecture has trained)."""
     from .training.train import preflight as training_preflight
 
-    training_preflight(cfg)
+    training_preflight(cfg, cfg.compare)
     if importlib.util.find_spec("retlab.evaluation") is not None:
         from .evaluation.evaluate import check_settings
 

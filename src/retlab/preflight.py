@@ -1,6 +1,7 @@
 """Checks run before a command writes anything, so a bad input costs nothing: the Trainer arguments as Lightning
-itself checks them, and the files a command will read (Lightning checkpoints, Hugging Face exports). Each failure is
-one ConfigError that names the field or file and the fix. Corpus files are checked beside the data stages
+itself checks them, the models the config describes (`hf:` ones built and run on the meta device), and the files a
+command will read (Lightning checkpoints, Hugging Face exports). Each failure is one ConfigError that names the
+field or file and the fix. Corpus files are checked beside the data stages
 (`retlab.data.preflight`); config files where they are read (`retlab.config.loader.read_yaml`)."""
 
 import contextlib
@@ -135,6 +136,69 @@ def check_memory(what: str, field: str, needed_bytes: float, fix: str) -> None:
 def _short(error: BaseException, limit: int = 160) -> str:
     text = first_line(error)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------- models
+
+
+def check_models(cfg, archs: list[str]) -> None:
+    """The models of `archs` can be made from this config: their configs as `contender_configs` makes them
+    (matched to `compare[0]`, at the data shape `prepare` will give), and every `hf:` one built on the meta
+    device (no memory, no weights) and run on two tokens, before matching and after. The native models'
+    sections check themselves; an `hf:` type takes any value through `model.hf_overrides`, which transformers
+    may reject only when the model is built or run (a negative size, an unknown activation, heads that do not
+    divide)."""
+    from .data.stages import planned_shape
+    from .models.factory import build_config, contender_configs
+    from .models.specs import spec_of
+
+    shape = planned_shape(cfg)
+    hf_archs = [a for a in dict.fromkeys([cfg.compare[0], *archs]) if spec_of(a).is_hf]
+    with _quiet_transformers():
+        for arch in hf_archs:  # unmatched first: matching counts parameters, so it builds the model itself
+            _run_on_meta(spec_of(arch), build_config(cfg.model, arch, shape), cfg.model)
+        configs = contender_configs(cfg.model, cfg.compare, shape, archs)
+        for arch in hf_archs:
+            if arch in configs:
+                _run_on_meta(spec_of(arch), configs[arch], cfg.model)
+
+
+def _run_on_meta(spec, config, model) -> None:
+    """Build `config`'s model on the meta device and run it on two tokens; a step that needs real values
+    (reading a tensor's contents) is left to the real run."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            lm = spec.classes()[1](config)
+            try:
+                lm(input_ids=torch.zeros(1, 2, dtype=torch.long))
+            except (RuntimeError, NotImplementedError) as error:
+                if "meta" not in str(error).lower():
+                    raise
+    except Exception as error:  # noqa: BLE001 - whatever transformers raises, it is reported as one line
+        overrides, own = f"model.hf_overrides.{spec.model_type}", f"transformers' {spec.model_type} config"
+        given = bool(model.hf_overrides.get(spec.model_type))
+        raise ConfigError(
+            overrides if given else f"model ({spec.name})",
+            f"transformers cannot build or run {spec.name} from this config: {_short(error)}",
+            f"fix that value (see {own})" if given else f"set its own fields in {overrides} (see {own})",
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Silence what transformers says while building throwaway models (kernel fallbacks, token id notes)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 # ---------------------------------------------------------------- files to be read

@@ -55,7 +55,7 @@ def arch_problems(names: list[str], field: str, allow_empty: bool = False) -> li
 def hf_problems(overrides: dict, width_fields: dict) -> list[Problem]:
     """`model.hf_overrides` and `model.hf_width_field`: keyed by transformers model types, naming fields of
     that type's config (`models.specs` knows the types and their fields)."""
-    from ..models.specs import HF_PREFIX, arch_problem, hf_field_problem
+    from ..models.specs import HF_PREFIX, arch_problem, hf_field_problem, hf_width_problem
 
     bad = []
     for prefix, mapping in (("model.hf_overrides", overrides), ("model.hf_width_field", width_fields)):
@@ -74,6 +74,8 @@ def hf_problems(overrides: dict, width_fields: dict) -> list[Problem]:
                 continue
             for name in value if isinstance(value, dict) else [value]:
                 problem = hf_field_problem(model_type, str(name))
+                if not problem and prefix == "model.hf_width_field":
+                    problem = hf_width_problem(model_type, str(name))
                 if problem:
                     bad.append(
                         (f"{prefix}.{model_type}" + (f".{name}" if isinstance(value, dict) else ""), *problem)

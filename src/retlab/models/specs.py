@@ -456,6 +456,24 @@ def hf_field_problem(model_type: str, name: str) -> tuple[str, str] | None:
     )
 
 
+def hf_width_problem(model_type: str, name: str) -> tuple[str, str] | None:
+    """(problem, fix) when `name`, a field of the config of `model_type`, cannot be the width that parameter
+    matching sizes: one the `model` section or the data already set (matching would change them), or one that
+    is not a whole number."""
+    spec = hf_spec(model_type)
+    owner = next((k for k, v in spec.names.items() if v == name and k != "intermediate_size"), None)
+    fix = "name a width of its own, e.g. intermediate_size or expand, or set model.match_parameters: false"
+    if owner:
+        return (
+            f"{name!r} is set from {owner} (the model section or the data); matching must not change it",
+            fix,
+        )
+    default = getattr(hf_default_config(model_type), name, 0)
+    if isinstance(default, bool) or not isinstance(default, int | None):
+        return f"{model_type!r} {name!r} is not a whole-number width (its default is {default!r})", fix
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------- lookups
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import glob
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 from ..config import RetlabConfig
@@ -63,12 +64,15 @@ def preflight(cfg: RetlabConfig, real: bool = True) -> tuple[RetlabConfig, dict,
         from ..training.train import preflight as training_preflight
 
         training_preflight(cfg)  # the base config's own problems are not a grid point's
-        checked = set()
+        checked, points = set(), set()
         for spec in specs:
             key = fingerprint(dataclasses.asdict(spec.cfg.train), dataclasses.asdict(spec.cfg.data))
             if key not in checked:
                 checked.add(key)
                 _at_point(spec, training_preflight)
+            if spec.point_id not in points:  # its architectures, matched as they will be
+                points.add(spec.point_id)
+                _at_point(spec, partial(point_models, compare=cfg.sweep.compare))
     if cfg.sweep.backend == "ray":
         check_resources(cfg.sweep)
     return cfg, grid, specs
@@ -117,6 +121,13 @@ def _run(
     print(
         f"sweep {cfg.name}: results in {layout.sweep / 'results.csv'}, summary in {layout.sweep / 'summary.md'}"
     )
+
+
+def point_models(at_point: RetlabConfig, compare: list[str]) -> None:
+    """Every model of a point (a trial's config) can be made, matched to `compare[0]` as at training."""
+    from ..preflight import check_models
+
+    check_models(dataclasses.replace(at_point, compare=compare), compare)
 
 
 def _at_point(spec: TrialSpec, check) -> None:

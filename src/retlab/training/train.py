@@ -21,7 +21,7 @@ from ..models.export import export_hf
 from ..models.factory import DataShape, build_model, contender_configs
 from ..models.sizing import count_parameters
 from ..models.specs import spec_for
-from ..preflight import check_checkpoint, check_memory, check_output_dir, check_trainer
+from ..preflight import check_checkpoint, check_memory, check_models, check_output_dir, check_trainer
 from ..utils.device import is_main_process
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
@@ -166,15 +166,16 @@ def resume_checkpoint(cfg, layout: ArchLayout, fp: str) -> str | None:
     return str(last)
 
 
-def preflight(cfg) -> int:
+def preflight(cfg, archs: list[str] | None = None) -> int:
     """Every check of what training will read, write or hand to Lightning, before anything is written: the
-    Trainer's settings, the output folder, the corpus files (or the generated task's size) and a checkpoint given to
-    resume from. Returns the Trainer's world size."""
+    Trainer's settings, the output folder, the corpus files (or the generated task's size), the models of `archs`
+    (default: model.arch) and a checkpoint given to resume from. Returns the Trainer's world size."""
     from ..data.preflight import check_corpus
 
     world = check_trainer(cfg.train)
     check_output_dir(cfg)
     check_corpus(cfg)
+    check_models(cfg, archs or [cfg.model.arch])
     if cfg.train.resume not in (None, "", "auto"):
         check_checkpoint(cfg.train.resume)
     return world
