@@ -138,6 +138,45 @@ def test_a_width_field_must_be_a_field_of_its_type():
     }
 
 
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("n_head", "set from num_heads"),
+        ("vocab_size", "set from vocab_size"),
+        ("layer_norm_epsilon", "norm_eps"),
+    ],
+)
+def test_a_width_field_is_one_that_only_matching_sets(name, problem):
+    # Matching must not change what the model section or the data set, nor size a float.
+    with pytest.raises(ConfigError) as err:
+        load(**{"compare": ["retnet", "hf:gpt2"], "model.hf_width_field": {"gpt2": name}})
+    assert err.value.field == "model.hf_width_field.gpt2" and problem in err.value.problem
+    with pytest.raises(ConfigError, match="not a whole-number width"):
+        load(**{"model.hf_width_field": {"mamba": "time_step_scale"}})
+
+
+def test_a_sweep_point_whose_hf_model_cannot_be_built_fails_before_the_sweep_writes(tmp_path):
+    from retlab.sweep.run import preflight
+
+    cfg = load_config(
+        None,
+        {
+            "output_dir": str(tmp_path),
+            "model.hidden_size": 32,
+            "model.num_heads": 2,
+            "data.mqar.train_examples": 64,
+            "sweep.compare": ["retnet", "hf:mamba"],
+            "sweep.grid": {
+                "model.hf_overrides": [{"mamba": {"state_size": 4}}, {"mamba": {"state_size": -4}}]
+            },
+        },
+    )
+    with pytest.raises(ConfigError) as err:
+        preflight(cfg)
+    assert "sweep.grid (point" in err.value.field and "model.hf_overrides.mamba" in err.value.problem
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_bad_override_value_is_a_one_line_config_error():
     with pytest.raises(ConfigError) as err:
         build_config(small(hf_overrides={"mamba2": {"num_heads": 3}}), "hf:mamba2", DATA)
