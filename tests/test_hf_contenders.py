@@ -14,6 +14,7 @@ from retlab.layout import RunLayout
 from retlab.models.decoding import Decoder
 from retlab.models.factory import load_model
 from retlab.models.sizing import count_parameters
+from training.configs import mqar_overrides
 
 COMPARE = ["hf:llama", "hf:mamba"]
 
@@ -38,33 +39,27 @@ def run(tmp_path_factory):
     from retlab.pipeline import run
 
     cfg = load_config(
-        overrides={
-            "name": "hf",
-            "output_dir": str(tmp_path_factory.mktemp("hf")),
-            "compare": COMPARE,
-            "data.source": "mqar",
-            "data.seq_len": 16,
-            "data.mqar.vocab_size": 32,
-            "data.mqar.num_kv_pairs": [2],
-            "data.mqar.train_examples": 256,
-            "data.mqar.val_examples": 16,
-            "data.mqar.test_examples": 32,
-            "model.hidden_size": 32,
-            "model.num_hidden_layers": 2,
-            "model.num_heads": 2,
-            "model.hf_overrides": {"mamba": {"state_size": 8}},
-            "train.batch_size": 16,
-            "train.max_steps": 6,
-            "train.val_check_interval": 3,
-            "train.accelerator": "cpu",
-            "eval.device": "cpu",
-            "bench.enabled": True,
-            "bench.device": "cpu",
-            "bench.contexts": [8, 24],
-            "bench.batch_sizes": [2],
-            "bench.decode_steps": 3,
-            "bench.warmup_steps": 1,
-        }
+        overrides=mqar_overrides(
+            "hf",
+            tmp_path_factory.mktemp("hf"),
+            **{
+                "compare": COMPARE,
+                "data.mqar.train_examples": 256,
+                "data.mqar.val_examples": 16,
+                "data.mqar.test_examples": 32,
+                "model.hidden_size": 32,
+                "model.hf_overrides": {"mamba": {"state_size": 8}},
+                "train.batch_size": 16,
+                "train.max_steps": 6,
+                "train.val_check_interval": 3,
+                "bench.enabled": True,
+                "bench.device": "cpu",
+                "bench.contexts": [8, 24],
+                "bench.batch_sizes": [2],
+                "bench.decode_steps": 3,
+                "bench.warmup_steps": 1,
+            },
+        )
     )
     return cfg, run(cfg)
 

@@ -45,6 +45,24 @@ def text_config(shared_data, out_dir, name="ts", **overrides):
     return load_config(None, base | overrides)
 
 
+def mqar_overrides(name: str, out_dir, **more) -> dict:
+    """`load_config` overrides of a small MQAR run on CPU (16-token blocks, 32 ids, two key-value pairs, two
+    layers of two heads); `more` (dotted names) adds to them and wins."""
+    base = {
+        "name": name,
+        "output_dir": str(out_dir),
+        "data.source": "mqar",
+        "data.seq_len": 16,
+        "data.mqar.vocab_size": 32,  # 14 values: guessing scores 1/14
+        "data.mqar.num_kv_pairs": [2],
+        "model.num_hidden_layers": 2,
+        "model.num_heads": 2,
+        "train.accelerator": "cpu",
+        "eval.device": "cpu",
+    }
+    return base | more
+
+
 # `retlab train` arguments of a tiny MQAR run (a few thousand parameters, 12 steps, seconds): dropout on, validation
 # every 4 steps and a last.ckpt every 3, so checkpoints, validations and resumption all come into play.
 TINY_MQAR = [
