@@ -141,18 +141,18 @@ def _short(error: BaseException, limit: int = 160) -> str:
 # ---------------------------------------------------------------- models
 
 
-def check_models(cfg, archs: list[str]) -> None:
+def check_models(cfg, archs: list[str], shape=None) -> None:
     """The models of `archs` can be made from this config: their configs as `contender_configs` makes them
-    (matched to `compare[0]`, at the data shape `prepare` will give), and every `hf:` one built on the meta
-    device (no memory, no weights) and run on two tokens, before matching and after. The native models'
-    sections check themselves; an `hf:` type takes any value through `model.hf_overrides`, which transformers
-    may reject only when the model is built or run (a negative size, an unknown activation, heads that do not
-    divide)."""
+    (matched to `compare[0]`, at `shape`, by default the one `prepare` will give), and every `hf:` one built on
+    the meta device (no memory, no weights) and run on two tokens, before matching and after. The native
+    models' sections check themselves; an `hf:` type takes any value through `model.hf_overrides`, which
+    transformers may reject only when the model is built or run (a negative size, an unknown activation, heads
+    that do not divide)."""
     from .data.stages import planned_shape
     from .models.factory import build_config, contender_configs
     from .models.specs import spec_of
 
-    shape = planned_shape(cfg)
+    shape = shape or planned_shape(cfg)
     hf_archs = [a for a in dict.fromkeys([cfg.compare[0], *archs]) if spec_of(a).is_hf]
     with _quiet_transformers():
         for arch in hf_archs:  # unmatched first: matching counts parameters, so it builds the model itself
@@ -163,19 +163,28 @@ def check_models(cfg, archs: list[str]) -> None:
                 _run_on_meta(spec_of(arch), configs[arch], cfg.model)
 
 
+# Up to this many parameters (512 MiB in float32), a forward that fails on the meta device is tried again on real
+# tensors: some meta kernels check more than the CPU ones (dtypes of grouped matmuls) or cannot read values.
+CONFIRM_ON_CPU_PARAMETERS = 2**27
+
+
 def _run_on_meta(spec, config, model) -> None:
-    """Build `config`'s model on the meta device and run it on two tokens; a step that needs real values
-    (reading a tensor's contents) is left to the real run."""
+    """Build `config`'s model on the meta device and run it on two tokens. Building on meta is what building
+    does; where the meta forward fails, a small model confirms it on the CPU (a large one is left to the real
+    run)."""
     import torch
 
+    ids = torch.zeros(1, 2, dtype=torch.long)
     try:
         with torch.device("meta"):
             lm = spec.classes()[1](config)
-            try:
-                lm(input_ids=torch.zeros(1, 2, dtype=torch.long))
-            except (RuntimeError, NotImplementedError) as error:
-                if "meta" not in str(error).lower():
-                    raise
+        try:
+            with torch.device("meta"), torch.no_grad():
+                lm(input_ids=ids.to("meta"))
+        except Exception:  # noqa: BLE001 - confirmed (or not) on real tensors below
+            if sum(p.numel() for p in lm.parameters()) <= CONFIRM_ON_CPU_PARAMETERS:
+                with torch.no_grad():
+                    spec.classes()[1](config)(input_ids=ids)
     except Exception as error:  # noqa: BLE001 - whatever transformers raises, it is reported as one line
         overrides, own = f"model.hf_overrides.{spec.model_type}", f"transformers' {spec.model_type} config"
         given = bool(model.hf_overrides.get(spec.model_type))

@@ -2,8 +2,12 @@
 whose cache cannot decode step by step timed by recomputing its prefix (with a note, not skipped), and training
 steps with FLOPs counted from its parameters."""
 
+import pytest
+
 from retlab.bench.infer import bench_infer
 from retlab.bench.train import bench_train
+from retlab.errors import ConfigError
+from retlab.layout import RunLayout
 
 
 def test_a_model_without_a_stepwise_cache_is_timed_with_a_note(tiny_cfg):
@@ -48,3 +52,12 @@ def test_training_benchmark_times_hf_models_with_their_flops(tiny_cfg):
     assert mamba["num_heads"] is None and mamba["intermediate_size"] > 0 and llama["num_heads"] == 2
     retnet_params = mamba["params"]  # both matched to compare's first arch, the RetNet
     assert abs(llama["params"] - retnet_params) <= 0.02 * retnet_params
+
+
+def test_an_hf_model_that_cannot_be_built_is_one_line_before_the_benchmarks_write(tiny_cfg, capsys):
+    cfg = tiny_cfg(("retnet", "hf:mamba"), **{"model.hf_overrides": {"mamba": {"state_size": -4}}})
+    for bench in (bench_infer, bench_train):
+        with pytest.raises(ConfigError) as err:
+            bench(cfg)
+        assert err.value.field == "model.hf_overrides.mamba" and "negative dimension" in err.value.problem
+    assert not RunLayout.of(cfg).root.exists()

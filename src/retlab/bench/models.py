@@ -1,13 +1,14 @@
 """The models a benchmark compares: trained exports of the run when present, else random inits of exactly the
 sizes `retlab train` would give them (speed and memory depend on the shapes, not on the weights' values)."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 from ..layout import RunLayout
 from ..models.factory import DataShape, build_model, contender_configs, has_weights, load_config, load_model
-from ..preflight import check_export
+from ..preflight import check_export, check_models
 from ..utils.device import resolve_device
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -43,7 +44,9 @@ def bench_archs(cfg) -> list[str]:
 def bench_configs(cfg, archs: list[str], max_len: int) -> list[BenchModel]:
     """One model per arch: the trained export when `bench.use_trained` and it exists, else the config that
     `contender_configs` gives it (matched to `compare`'s first arch, whether or not that one is benchmarked)."""
-    built = contender_configs(cfg.model, cfg.compare or archs, DataShape(vocab_size(cfg), max_len), archs)
+    shape = DataShape(vocab_size(cfg), max_len)
+    check_models(dataclasses.replace(cfg, compare=cfg.compare or archs), archs, shape)
+    built = contender_configs(cfg.model, cfg.compare or archs, shape, archs)
     out = []
     for arch in archs:
         trained = RunLayout.of(cfg).arch(arch).best
