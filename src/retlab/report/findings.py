@@ -1,0 +1,411 @@
+"""docs/findings.md from finished sweeps, in two steps, so that every number in the document can be regenerated
+and tested against small committed files:
+
+    collect   run folders of the findings sweeps -> raw results (small CSVs, one row per trial or per point of a
+              curve) in docs/findings/: the only thing `render` reads
+    render    raw results -> the tables of docs/findings.md (mean +- Student-t 95% CI over seeds, rewritten in
+              place between `<!-- findings:NAME -->` and `<!-- /findings:NAME -->`) and its PNG plots
+
+    python -m retlab.report.findings collect --lm runs/findings-lm --mqar runs/findings-mqar --out docs/findings
+    python -m retlab.report.findings render --raw docs/findings --doc docs/findings.md
+
+Raw files (`<kind>` is `lm` or `mqar`):
+    <kind>/trials.csv          one row per finished trial: trial_id, arch, seed, the grid point's fields (short
+                               names), params, tokens, wall_time_s, train_tokens_per_s and every `task/metric` of
+                               the trial's `retlab eval` summary
+    <kind>/curves.csv          trial_id, step, metric, value: the training log (train/loss, val/loss, val accuracy)
+    lm/position_loss.csv       trial_id, start, end, loss: the bucketed per-position loss curve of `retlab eval`
+    <kind>/sweep_results.csv   the sweep's own results.csv and summary.md, as `retlab sweep` wrote them
+    <kind>/sweep_summary.md
+The decode table reads benchmarks/results/cpu/infer.json (`retlab bench infer`) directly."""
+
+import argparse
+import csv
+import io
+import re
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from ..sweep.stats import evaluate_models, summarize
+from ..utils.files import atomic_write_text, read_json
+
+ARCHS = ("retnet", "transformer")
+NAMES = {"retnet": "RetNet", "transformer": "Transformer++"}
+COLORS = {"retnet": "C0", "transformer": "C1"}
+TRIAL_FIELDS = ["trial_id", "arch", "seed"]
+METRIC_FIELDS = ["params", "tokens", "wall_time_s", "train_tokens_per_s"]
+CURVE_KEYS = ("train/loss", "val/loss", "val/mqar_accuracy")
+KINDS = ("lm", "mqar")
+
+
+# ---------------------------------------------------------------- collect: run folders -> raw files
+
+
+def collect(sweep_root: Path, out: Path) -> int:
+    """Write `out`/trials.csv, curves.csv (and position_loss.csv for text) from the trials that the sweep at
+    `sweep_root` lists as done in its sweep/trials.csv (trials of other grids left in the folder are ignored),
+    and copy its results.csv and summary.md; returns the number of trials collected."""
+    sweep_root, out = Path(sweep_root), Path(out)
+    listed = read_rows(sweep_root / "sweep" / "trials.csv")
+    pending = [t["trial_id"] for t in listed if t["status"] != "done"]
+    if pending or not listed:
+        raise SystemExit(
+            f"findings: {sweep_root} has unfinished trials {pending}: run its sweep to the end first"
+        )
+    trials, curves, positions = [], [], []
+    for t in listed:
+        tdir = sweep_root / "trials" / t["trial_id"]
+        row = trial_row(tdir)
+        if row is None:
+            raise SystemExit(
+                f"findings: {tdir} has no eval/results.json: its sweep needs `sweep.evaluate: true`"
+            )
+        trials.append(row)
+        curves += curve_rows(tdir / row["arch"] / "logs" / "csv" / "metrics.csv", row["trial_id"])
+        positions += position_rows(tdir / "eval" / "results.json", row["arch"], row["trial_id"])
+    columns = list(dict.fromkeys(k for r in trials for k in r))
+    write_csv(out / "trials.csv", trials, columns)
+    write_csv(out / "curves.csv", curves, ["trial_id", "step", "metric", "value"])
+    if positions:
+        write_csv(out / "position_loss.csv", positions, ["trial_id", "start", "end", "loss"])
+    for name in ("results.csv", "summary.md"):
+        atomic_write_text(out / f"sweep_{name}", (sweep_root / "sweep" / name).read_text(encoding="utf-8"))
+    return len(trials)
+
+
+def trial_row(tdir: Path) -> dict | None:
+    """The trial's identity, point, training metrics and eval summary; None unless it finished and was
+    evaluated (a trial without eval/results.json has nothing for the tables)."""
+    try:
+        trial = read_json(tdir / "trial.json")
+        metrics = read_json(tdir / trial["arch"] / "metrics.json")
+        summary = read_json(tdir / "eval" / "results.json")["summary"][trial["arch"]]
+    except (OSError, KeyError, ValueError):
+        return None
+    row = {"trial_id": trial["trial_id"], "arch": trial["arch"], "seed": trial["seed"]}
+    row["seq_len"] = yaml.safe_load((tdir / "config.yaml").read_text(encoding="utf-8"))["data"]["seq_len"]
+    row |= {key.rsplit(".", 1)[-1]: value for key, value in trial["point"].items()}
+    row |= {k: metrics.get(k) for k in METRIC_FIELDS}
+    return row | {k: v for k, v in sorted(summary.items()) if isinstance(v, int | float)}
+
+
+def curve_rows(log: Path, trial_id: str) -> list[dict]:
+    """(trial_id, step, metric, value) of every logged train loss, val loss and val accuracy. A resumed run's
+    log holds the interrupted attempt's steps too: the last value logged at a step (the attempt that finished)
+    is kept."""
+    if not log.is_file():
+        return []
+    with open(log, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    last = {}
+    for r in rows:
+        for key in CURVE_KEYS:
+            if r.get(key) not in (None, "") and r.get("step") not in (None, ""):
+                last[int(float(r["step"])), key] = r[key]
+    return [
+        {"trial_id": trial_id, "step": step, "metric": key, "value": value}
+        for (step, key), value in sorted(last.items())
+    ]
+
+
+def position_rows(results: Path, arch: str, trial_id: str) -> list[dict]:
+    try:
+        curve = read_json(results)["results"][arch]["position_loss"]["curve"]
+    except (OSError, KeyError, ValueError):
+        return []
+    return [
+        {"trial_id": trial_id, "start": a, "end": b, "loss": loss}
+        for a, b, loss in zip(curve["start"], curve["end"], curve["loss"], strict=True)
+    ]
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _cell(r.get(k)) for k in columns})
+    return atomic_write_text(path, buf.getvalue())
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    return repr(v) if isinstance(v, float) else v  # full precision: the tables are computed from these
+
+
+# ---------------------------------------------------------------- render: raw files -> tables and plots
+
+
+def read_rows(path: Path) -> list[dict]:
+    """CSV rows with numbers parsed (ints stay ints; empty cells are None)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: _parse(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _parse(v: str):
+    if v == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return v
+
+
+def ci(values: list[float], spec: str, scale: float = 1.0) -> str:
+    """`mean ± half-width of the 95% CI` over seeds, e.g. `54.3 ± 1.2`."""
+    s = summarize(values)
+    if s.n < 2:
+        return f"{s.mean * scale:{spec}} (n={s.n})"
+    return f"{s.mean * scale:{spec}} ± {s.ci95 * scale:{spec}}"
+
+
+def by(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in keys)].append(r)
+    return dict(sorted(groups.items(), key=lambda kv: tuple(str(x).zfill(12) for x in kv[0])))
+
+
+def column(rows: list[dict], key: str) -> list[float]:
+    return [r[key] for r in rows if isinstance(r.get(key), int | float)]
+
+
+def seeds(rows: list[dict]) -> str:
+    return str(len({r["seed"] for r in rows}))
+
+
+def md(headers: list[str], body: list[list[str]], align: str) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
+
+
+def lm_table(trials: list[dict]) -> str:
+    """Test perplexity per model size: each architecture's mean ± CI over seeds, and the seed-paired difference
+    of test loss (RetNet − Transformer++) with its CI."""
+    body = []
+    for (hidden,), group in by(trials, "hidden_size").items():
+        arch = {a: [r for r in group if r["arch"] == a] for a in ARCHS}
+        loss = {a: {r["seed"]: r["perplexity/loss"] for r in arch[a]} for a in ARCHS}
+        c = evaluate_models(*ARCHS, loss["retnet"], loss["transformer"])
+        sig = "yes" if c.significant else "no" if c.significant is not None else "n/a"
+        body.append(
+            [
+                str(hidden),
+                " / ".join(f"{one(column(arch[a], 'params')):,}" for a in ARCHS),
+                f"{one(column(group, 'tokens')):,}",
+                ci(column(arch["retnet"], "perplexity/ppl"), ".1f"),
+                ci(column(arch["transformer"], "perplexity/ppl"), ".1f"),
+                f"{c.loss_diff:+.3f} ± {c.diff_ci95:.3f}",
+                sig,
+                seeds(group),
+            ]
+        )
+    headers = ["hidden size", "params RetNet / Transformer++", "train tokens", "RetNet test ppl"]
+    headers += ["Transformer++ test ppl", "test loss RetNet − Transformer++", "CI excludes 0", "seeds"]
+    return md(headers, body, ["--:"] * 6 + ["---", "--:"])
+
+
+def one(values: list[float]) -> int:
+    """The value every seed shares (parameter and token counts are the same across seeds)."""
+    if len(set(values)) != 1:
+        raise ValueError(f"expected one value across seeds, got {sorted(set(values))}")
+    return int(values[0])
+
+
+def bands(trials: list[dict]) -> list[str]:
+    """The per-position loss bands present, in order: position_loss/loss_0x_1x, loss_1x_2x, ..."""
+    names = {k for r in trials for k in r if k.startswith("position_loss/loss_")}
+    return sorted(names, key=lambda k: int(re.findall(r"(\d+)x", k)[0]))
+
+
+def position_table(trials: list[dict]) -> str:
+    """Mean test loss over token positions [0, 1x), [1x, 2x), [2x, 4x) of the training length, per size and arch,
+    and the change from the trained range to the farthest band (seed-paired, with its CI)."""
+    names = bands(trials)
+    body = []
+    for (hidden, arch), group in by(trials, "hidden_size", "arch").items():
+        cells = [str(hidden), NAMES[arch]] + [ci(column(group, n), ".3f") for n in names]
+        change = [r[names[-1]] - r[names[0]] for r in group]
+        body.append([*cells, ci(change, "+.3f"), seeds(group)])
+    heads = [_band_label(n) for n in names]
+    headers = ["hidden size", "model", *[f"loss at {h}" for h in heads], f"{heads[-1]} − {heads[0]}", "seeds"]
+    return md(headers, body, ["--:", "---"] + ["--:"] * (len(names) + 2))
+
+
+def _band_label(name: str) -> str:
+    low, high = re.findall(r"(\d+)x", name)
+    return f"[{low}×, {high}×)"
+
+
+def kv_keys(trials: list[dict]) -> list[str]:
+    names = {k for r in trials for k in r if re.fullmatch(r"mqar/accuracy_kv\d+", k)}
+    return sorted(names, key=lambda k: int(k.rsplit("kv", 1)[1]))
+
+
+def mqar_table(trials: list[dict]) -> str:
+    """MQAR test accuracy (%) per number of key-value pairs and sequence length, mean ± CI over seeds."""
+    keys = kv_keys(trials)
+    body = []
+    for (seq_len, arch), group in by(trials, "seq_len", "arch").items():
+        cells = [str(seq_len), NAMES[arch]] + [ci(column(group, k), ".1f", 100) for k in keys]
+        body.append([*cells, ci(column(group, "mqar/accuracy"), ".1f", 100), seeds(group)])
+    chance = {r["mqar/chance_accuracy"] for r in trials}
+    headers = ["seq len", "model"] + [f"{k.rsplit('kv', 1)[1]} pairs" for k in keys]
+    table = md([*headers, "all", "seeds"], body, ["--:", "---"] + ["--:"] * (len(keys) + 2))
+    return table + "\n\nAccuracy in %; chance " + ", ".join(f"{100 * c:.1f}%" for c in sorted(chance)) + "."
+
+
+def decode_table(infer: dict, batch_size: int = 1) -> str:
+    """ms per decode step (median [IQR] over interleaved rounds) and the exact state / KV cache bytes per
+    context, from `retlab bench infer`'s JSON."""
+    points = {
+        (p["decoder"], p["context"]): p
+        for p in infer["points"]
+        if p["batch_size"] == batch_size and "skipped" not in p
+    }
+    speed = {c["context"]: c for c in infer["comparisons"] if c["batch_size"] == batch_size}
+    body = []
+    for ctx in infer["settings"]["contexts"]:
+        r, s, d = (points[(name, ctx)] for name in ("retnet", "transformer-static", "transformer-dynamic"))
+        body.append(
+            [
+                f"{ctx:,}",
+                _spread(r["time_per_token_ms"]),
+                _spread(s["time_per_token_ms"]),
+                _spread(d["time_per_token_ms"]),
+                _spread(speed[ctx]["speedup"]) + "×",
+                f"{r['state_bytes'] / 2**20:.2f}",
+                f"{d['state_bytes'] / 2**20:.2f}",
+            ]
+        )
+    headers = [
+        "context",
+        "RetNet ms/token",
+        "Transformer++ static ms/token",
+        "Transformer++ dynamic ms/token",
+    ]
+    headers += ["RetNet speed-up", "RetNet state MiB", "Transformer++ KV cache MiB (at the context)"]
+    return md(headers, body, ["--:"] * 7)
+
+
+def _spread(s: dict) -> str:
+    return f"{s['median']:.2f} [{s['q1']:.2f}–{s['q3']:.2f}]"
+
+
+def timing_table(runs: dict[str, list[dict]]) -> str:
+    """What each findings sweep cost: its trials and their wall time (each trial's own `wall_time_s`: training,
+    testing and `retlab eval`), summed (one trial after another) and per trial."""
+    body = []
+    for kind, trials in runs.items():
+        times = column(trials, "wall_time_s")
+        config = f"configs/findings-{kind}.yaml"
+        body.append(
+            [
+                f"`{config}`",
+                str(len(trials)),
+                f"{sum(times) / 60:.1f}",
+                f"{statistics.median(times) / 60:.1f}",
+            ]
+        )
+    headers = ["config", "trials", "trial wall time, summed (min)", "median per trial (min)"]
+    return md(headers, body, ["---", "--:", "--:", "--:"])
+
+
+def tables(raw: Path, infer: Path | None = None) -> dict[str, str]:
+    """{block name: markdown} of every table the raw files (and the decode benchmark) support."""
+    raw = Path(raw)
+    runs = {
+        kind: read_rows(raw / kind / "trials.csv") for kind in KINDS if (raw / kind / "trials.csv").is_file()
+    }
+    out = {}
+    if "lm" in runs:
+        out["lm"] = lm_table(runs["lm"])
+        if bands(runs["lm"]):
+            out["position"] = position_table(runs["lm"])
+    if "mqar" in runs:
+        out["mqar"] = mqar_table(runs["mqar"])
+    if infer is not None and Path(infer).is_file():
+        out["decode"] = decode_table(read_json(infer))
+    if runs:
+        out["timing"] = timing_table(runs)
+    return out
+
+
+BLOCK = re.compile(r"(<!-- findings:(\w+) -->\n)(.*?)(\n<!-- /findings:\2 -->)", re.S)
+
+
+def blocks(doc: str) -> dict[str, str]:
+    """{name: content} of the generated blocks of a findings document."""
+    return {m.group(2): m.group(3) for m in BLOCK.finditer(doc)}
+
+
+def fill(doc: str, generated: dict[str, str]) -> str:
+    """`doc` with each generated block's content replaced (blocks with no table are left as they are)."""
+    return BLOCK.sub(lambda m: m.group(1) + generated.get(m.group(2), m.group(3)) + m.group(4), doc)
+
+
+# ---------------------------------------------------------------- plots
+
+
+def plots(raw: Path) -> list[Path]:
+    """Every plot the raw files support, written beside them; returns their paths."""
+    from . import findings_plots as fp
+
+    raw, out = Path(raw), []
+    if (raw / "lm" / "trials.csv").is_file():
+        lm = read_rows(raw / "lm" / "trials.csv")
+        out.append(fp.lm_curves(lm, read_rows(raw / "lm" / "curves.csv"), raw / "lm_curves.png"))
+        out.append(fp.ppl_vs_params(lm, raw / "lm_ppl.png"))
+        if (raw / "lm" / "position_loss.csv").is_file():
+            out.append(
+                fp.position_curves(lm, read_rows(raw / "lm" / "position_loss.csv"), raw / "position_loss.png")
+            )
+    if (raw / "mqar" / "trials.csv").is_file():
+        out.append(
+            fp.mqar_accuracy(read_rows(raw / "mqar" / "trials.csv"), kv_keys, raw / "mqar_accuracy.png")
+        )
+    return out
+
+
+# ---------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m retlab.report.findings", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="run folders -> raw results")
+    for kind in KINDS:
+        c.add_argument(f"--{kind}", type=Path, help=f"run folder of the findings-{kind} sweep")
+    c.add_argument("--out", type=Path, default=Path("docs/findings"))
+    r = sub.add_parser("render", help="raw results -> tables in the document, and plots")
+    r.add_argument("--raw", type=Path, default=Path("docs/findings"))
+    r.add_argument("--doc", type=Path, default=Path("docs/findings.md"))
+    r.add_argument("--infer", type=Path, default=Path("benchmarks/results/cpu/infer.json"))
+    args = p.parse_args(argv)
+    if args.command == "collect":
+        for kind in KINDS:
+            if getattr(args, kind) is not None:
+                n = collect(getattr(args, kind), args.out / kind)
+                print(f"findings: {n} trials of {getattr(args, kind)} -> {args.out / kind}")
+        return 0
+    generated = tables(args.raw, args.infer)
+    doc = args.doc.read_text(encoding="utf-8")
+    missing = sorted(set(generated) - set(blocks(doc)))
+    atomic_write_text(args.doc, fill(doc, generated))
+    for path in plots(args.raw):
+        print(f"findings: plot -> {path}")
+    print(f"findings: tables {', '.join(sorted(generated))} -> {args.doc}")
+    if missing:
+        print(f"findings: no block for {', '.join(missing)} in {args.doc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The plots of docs/findings.md, drawn from its raw result files only (see findings.py): means over seeds with
+their Student-t 95% confidence band or error bars, one colour per architecture."""
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..sweep.stats import summarize  # noqa: E402
+from ..utils.files import atomic_savefig  # noqa: E402
+from .findings import ARCHS, COLORS, NAMES, by, column, one  # noqa: E402
+
+
+def _mean_ci(values: list[float]) -> tuple[float, float]:
+    s = summarize(values)
+    return s.mean, (0.0 if s.n < 2 else s.ci95)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    atomic_savefig(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _series(rows: list[dict], trial_ids: set[str], x: str, y: str) -> tuple[list, list, list]:
+    """x, mean y and CI half-width over the trials `trial_ids`, at every x all of them have."""
+    at: dict[float, list[float]] = defaultdict(list)
+    for r in rows:
+        if r["trial_id"] in trial_ids:
+            at[r[x]].append(r[y])
+    xs = sorted(k for k, v in at.items() if len(v) == len(trial_ids))
+    stats = [_mean_ci(at[k]) for k in xs]
+    return xs, [m for m, _ in stats], [c for _, c in stats]
+
+
+def _band(ax, xs, ys, cis, color, label, style="-"):
+    ax.plot(xs, ys, style, color=color, label=label, linewidth=1.5)
+    ax.fill_between(
+        xs, [y - c for y, c in zip(ys, cis, strict=True)], [y + c for y, c in zip(ys, cis, strict=True)],
+        color=color, alpha=0.2, linewidth=0,
+    )  # fmt: skip
+
+
+def lm_curves(trials: list[dict], curves: list[dict], path: Path) -> Path:
+    """Validation (solid, with its CI band) and training (thin) loss against step, one panel per model size."""
+    sizes = by(trials, "hidden_size")
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), dpi=110, squeeze=False)
+    for ax, ((hidden,), group) in zip(axes[0], sizes.items(), strict=True):
+        for arch in ARCHS:
+            ids = {r["trial_id"] for r in group if r["arch"] == arch}
+            train = [r for r in curves if r["metric"] == "train/loss"]
+            val = [r for r in curves if r["metric"] == "val/loss"]
+            xs, ys, _ = _series(train, ids, "step", "value")
+            ax.plot(xs, ys, "-", color=COLORS[arch], linewidth=0.8, alpha=0.6, label=f"{NAMES[arch]} train")
+            xs, ys, cis = _series(val, ids, "step", "value")
+            _band(ax, xs, ys, cis, COLORS[arch], f"{NAMES[arch]} validation", "-o")
+        ax.set_title(f"hidden size {hidden} (mean of {len({r['seed'] for r in group})} seeds, 95% CI)")
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("loss (nats/token)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def ppl_vs_params(trials: list[dict], path: Path) -> Path:
+    """Test perplexity against parameters, mean ± 95% CI over seeds."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for arch in ARCHS:
+        points = by([r for r in trials if r["arch"] == arch], "params")
+        xs = [p for (p,) in points]
+        stats = [_mean_ci(column(g, "perplexity/ppl")) for g in points.values()]
+        ax.errorbar(
+            xs, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="-o", color=COLORS[arch],
+            label=NAMES[arch], capsize=4,
+        )  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test perplexity")
+    ax.set_title("TinyStories test perplexity (mean ± 95% CI over seeds)")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend()
+    return _save(fig, path)
+
+
+def position_curves(trials: list[dict], positions: list[dict], path: Path) -> Path:
+    """Test loss by token position (bucket middles), mean and 95% CI over seeds, one panel per model size;
+    dashed lines at 1x, 2x and 4x the training length."""
+    sizes = by(trials, "hidden_size")
+    seq_len = one(column(trials, "seq_len"))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), dpi=110, squeeze=False)
+    for ax, ((hidden,), group) in zip(axes[0], sizes.items(), strict=True):
+        for arch in ARCHS:
+            ids = {r["trial_id"] for r in group if r["arch"] == arch}
+            rows = [r | {"mid": (r["start"] + r["end"] - 1) / 2} for r in positions]
+            xs, ys, cis = _series(rows, ids, "mid", "loss")
+            _band(ax, xs, ys, cis, COLORS[arch], NAMES[arch])
+        top = max(r["end"] for r in positions)
+        for m in (1, 2, 4):
+            if m * seq_len <= top:
+                ax.axvline(m * seq_len, color="gray", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, top)
+        ax.set_title(f"hidden size {hidden}: loss by position (trained on {seq_len})")
+        ax.set_xlabel("token position")
+        ax.set_ylabel("test loss (nats/token)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def mqar_accuracy(trials: list[dict], kv_keys, path: Path) -> Path:
+    """MQAR test accuracy against key-value pairs, mean ± 95% CI over seeds, one panel per sequence length."""
+    keys = kv_keys(trials)
+    kvs = [int(k.rsplit("kv", 1)[1]) for k in keys]
+    lengths = by(trials, "seq_len")
+    fig, axes = plt.subplots(
+        1, len(lengths), figsize=(4 * len(lengths), 3.6), dpi=110, squeeze=False, sharey=True
+    )
+    for ax, ((seq_len,), group) in zip(axes[0], lengths.items(), strict=True):
+        for arch in ARCHS:
+            rows = [r for r in group if r["arch"] == arch]
+            stats = [_mean_ci([100 * v for v in column(rows, k)]) for k in keys]
+            ax.errorbar(
+                kvs, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="-o", color=COLORS[arch],
+                label=NAMES[arch], capsize=4,
+            )  # fmt: skip
+        chance = 100 * group[0]["mqar/chance_accuracy"]
+        ax.axhline(chance, color="gray", linestyle=":", linewidth=1, label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(kvs, [str(k) for k in kvs])
+        ax.set_ylim(0, 105)
+        ax.set_title(f"sequence length {seq_len}")
+        ax.set_xlabel("key-value pairs")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][0].legend(fontsize=8)
+    return _save(fig, path)
