@@ -163,7 +163,7 @@ def ci(values: list[float], spec: str, scale: float = 1.0) -> str:
     s = summarize(values)
     if s.n < 2:
         return f"{s.mean * scale:{spec}} (n={s.n})"
-    return f"{s.mean * scale:{spec}} ± {s.ci95 * scale:{spec}}"
+    return f"{s.mean * scale:{spec}} ± {s.ci95 * scale:{spec.lstrip('+')}}"
 
 
 def by(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
@@ -292,7 +292,14 @@ def decode_table(infer: dict, batch_size: int = 1) -> str:
         "Transformer++ dynamic ms/token",
     ]
     headers += ["RetNet speed-up", "RetNet state MiB", "Transformer++ KV cache MiB (at the context)"]
-    return md(headers, body, ["--:"] * 7)
+    load = infer["load_average"]
+    when = (
+        f"Measured {infer['measured_at']} on {infer['device']}, {infer['dtype']}, under load: load average "
+    )
+    return (
+        md(headers, body, ["--:"] * 7)
+        + f"\n\n{when}{load['start']:.1f} at the start, {load['end']:.1f} at the end."
+    )
 
 
 def _spread(s: dict) -> str:
@@ -338,17 +345,24 @@ def tables(raw: Path, infer: Path | None = None) -> dict[str, str]:
     return out
 
 
-BLOCK = re.compile(r"(<!-- findings:(\w+) -->\n)(.*?)(\n<!-- /findings:\2 -->)", re.S)
+BLOCK = re.compile(r"<!-- findings:(\w+) -->\n(.*?)<!-- /findings:\1 -->", re.S)
 
 
 def blocks(doc: str) -> dict[str, str]:
     """{name: content} of the generated blocks of a findings document."""
-    return {m.group(2): m.group(3) for m in BLOCK.finditer(doc)}
+    return {m.group(1): m.group(2).removesuffix("\n") for m in BLOCK.finditer(doc)}
 
 
 def fill(doc: str, generated: dict[str, str]) -> str:
     """`doc` with each generated block's content replaced (blocks with no table are left as they are)."""
-    return BLOCK.sub(lambda m: m.group(1) + generated.get(m.group(2), m.group(3)) + m.group(4), doc)
+
+    def one_block(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in generated:
+            return m.group(0)
+        return f"<!-- findings:{name} -->\n{generated[name]}\n<!-- /findings:{name} -->"
+
+    return BLOCK.sub(one_block, doc)
 
 
 # ---------------------------------------------------------------- plots
