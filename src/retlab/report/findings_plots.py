@@ -26,6 +26,14 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _label(ax, title: str, x: str, y: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def _series(rows: list[dict], trial_ids: set[str], x: str, y: str) -> tuple[list, list, list]:
     """x, mean y and CI half-width over the trials `trial_ids`, at every x all of them have."""
     at: dict[float, list[float]] = defaultdict(list)
@@ -58,11 +66,10 @@ def lm_curves(trials: list[dict], curves: list[dict], path: Path) -> Path:
             ax.plot(xs, ys, "-", color=COLORS[arch], linewidth=0.8, alpha=0.6, label=f"{NAMES[arch]} train")
             xs, ys, cis = _series(val, ids, "step", "value")
             _band(ax, xs, ys, cis, COLORS[arch], f"{NAMES[arch]} validation", "-o")
-        ax.set_title(f"hidden size {hidden} (mean of {len({r['seed'] for r in group})} seeds, 95% CI)")
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("loss (nats/token)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        seeds = len({r["seed"] for r in group})
+        _label(
+            ax, f"hidden size {hidden} (mean of {seeds} seeds, 95% CI)", "optimizer step", "loss (nats/token)"
+        )
     return _save(fig, path)
 
 
@@ -103,11 +110,8 @@ def position_curves(trials: list[dict], positions: list[dict], path: Path) -> Pa
             if m * seq_len <= top:
                 ax.axvline(m * seq_len, color="gray", linestyle="--", linewidth=0.8)
         ax.set_xlim(0, top)
-        ax.set_title(f"hidden size {hidden}: loss by position (trained on {seq_len})")
-        ax.set_xlabel("token position")
-        ax.set_ylabel("test loss (nats/token)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        title = f"hidden size {hidden}: loss by position (trained on {seq_len})"
+        _label(ax, title, "token position", "test loss (nats/token)")
     return _save(fig, path)
 
 
