@@ -1,179 +1,355 @@
-"""The report from a small but realistic run folder (files in the formats training, evaluation and bench write):
-every section and every image is present, the HTML is self-contained, and missing pieces read "not run"."""
+"""The report of a small but realistic run folder (conftest.py): every table read back and compared, value by value,
+with the file it came from; MQAR accuracy per kv-count with its stderr; one colour per architecture in every
+plot; validation as markers; a resumed run's whole history; sections that did not run left out and named once."""
 
-import csv
 import json
 import re
 
+import matplotlib.pyplot as plt
 import pytest
+import yaml
+from fake_run import ARCHS, CSV_HEADER, VOCAB, log_rows, write_arch, write_csv
+from matplotlib.colors import rgb_to_hsv, to_rgb
+from matplotlib.container import BarContainer, ErrorbarContainer
+from tables import html_tables, keyed, md_tables, sections, shows
 
-from retlab.bench.infer import bench_infer
-from retlab.bench.train import bench_train
-from retlab.config.loader import load_config, save_config
 from retlab.layout import RunLayout
+from retlab.report import palette
+from retlab.report.format import METRICS
 from retlab.report.report import build_report
+from retlab.report.runs import Run
 
 SECTIONS = (
     "Configurations",
-    "Training and validation loss",
+    "Training and validation",
     "Test metrics",
-    "lm-eval and evaluation results",
-    "Loss by token position (length extrapolation)",
+    "Evaluation",
+    "Loss by token position",
     "Generated samples",
     "MQAR accuracy",
-    "Inference benchmark (decoding)",
+    "Decoding benchmark",
     "Training benchmark",
     "Energy",
-    "Grid search",
 )
-ARCHS = ("retnet", "transformer")
-CSV_HEADER = ["epoch", "grad_norm", "lr", "memory/peak_rss_mib", "step", "throughput/tokens_per_s"]
-CSV_HEADER += ["train/loss", "val/loss", "val/mqar_accuracy", "val/ppl"]
-EMISSIONS_HEADER = ["timestamp", "project_name", "run_id", "duration", "emissions", "emissions_rate"]
-EMISSIONS_HEADER += ["cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy"]
-EMISSIONS_HEADER += ["energy_consumed", "country_name", "country_iso_code"]
-
-
-def write_csv(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=header)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def write_arch(layout, arch: str, offset: float) -> None:
-    a = layout.arch(arch)
-    rows = []
-    for step in range(10, 110, 10):  # Lightning writes train rows and validation rows separately
-        rows.append(
-            {"epoch": 0, "step": step, "lr": 3e-4, "train/loss": 5.0 - step / 40 + offset, "grad_norm": 1.1}
-        )
-        if step % 50 == 0:
-            rows.append({"epoch": 0, "step": step, "val/loss": 4.9 - step / 45 + offset, "val/ppl": 50.0})
-    write_csv(a.csv / "metrics.csv", CSV_HEADER, rows)
-    metrics = {"arch": arch, "params": 1_234_567, "intermediate_size": 512, "best_val_loss": 2.7 + offset}
-    metrics |= {
-        "best_val_ppl": 14.9,
-        "test_loss": 2.75 + offset,
-        "test_ppl": 15.6,
-        "test_mqar_accuracy": 0.8 - offset,
-    }
-    metrics |= {"train_tokens_per_s": 5321.0, "wall_time_s": 61.2, "steps": 100, "tokens": 409_600}
-    metrics |= {"fingerprint": "abc123", "best_checkpoint": str(a.checkpoints / "best.ckpt"), "seed": 0}
-    a.root.mkdir(parents=True, exist_ok=True)
-    a.metrics.write_text(json.dumps(metrics))
-    a.best.mkdir(parents=True, exist_ok=True)
-    model = {"model_type": f"retlab-{arch}", "hidden_size": 64, "num_hidden_layers": 2, "num_heads": 2}
-    (a.best / "config.json").write_text(json.dumps(model | {"intermediate_size": 512, "vocab_size": 256}))
-    energy = {"duration": 61.2, "emissions": 1.2e-5, "energy_consumed": 3.4e-4, "country_name": "France"}
-    write_csv(a.emissions, EMISSIONS_HEADER, [energy | {"timestamp": "2026-11-29T05:00:00", "run_id": "x"}])
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    overrides = {
-        "name": "tiny",
-        "output_dir": str(tmp_path_factory.mktemp("runs")),
-        "compare": ["transformer"],
-        "model.hidden_size": 32,
-        "model.num_hidden_layers": 1,
-        "model.num_heads": 2,
-        "bench.vocab_size": 64,
-        "bench.contexts": [16, 32],
-        "bench.batch_sizes": [1],
-        "bench.decode_steps": 2,
-        "bench.warmup_steps": 0,
-        "bench.train_seq_lens": [16],
-        "bench.train_steps": 1,
-        "bench.gemm_size": 128,
-        "bench.archs": ["transformer"],
-        "bench.use_trained": False,  # the fixture's best/ holds a config but no weights
-    }
-    cfg = load_config(overrides=overrides)
-    layout = RunLayout.of(cfg)
-    save_config(cfg, layout.config)
-    for i, arch in enumerate(ARCHS):
-        write_arch(layout, arch, 0.1 * i)
-    scores = {arch: {"lambada_openai": {"n": 100, "acc": {"value": 0.31, "stderr": 0.02}}} for arch in ARCHS}
-    for i, arch in enumerate(ARCHS):
-        scores[arch]["position_loss"] = position_loss_entry(offset=0.5 * i)
-    models = {arch: {"path": f"{arch}/best", "params": 1_234_567, "wall_time_s": 3.0} for arch in ARCHS}
-    for arch in ARCHS:
-        models[arch]["samples"] = [
-            {"prompt": "Once upon a time", "text": f", {arch} *met* a | cat.\nThe end"}
-        ]
-    lm_eval = {"labels": list(ARCHS), "results": scores, "models": models, "settings": {"limit": 100}}
-    layout.eval.mkdir(parents=True)
-    (layout.eval / "results.json").write_text(json.dumps(lm_eval))
-    bench_infer(cfg)
-    bench_train(cfg)
-    return layout.root
-
-
-def position_loss_entry(offset: float) -> dict:
-    """eval/results.json's position_loss as `retlab eval` writes it (seq_len 16, multiples [1, 2])."""
-    start, end = [0, 1, 2, 8, 16, 24], [1, 2, 8, 16, 24, 32]
-    loss = [5.0 + offset, 4.0, 3.5 + offset, 3.25, 3.4 + offset, 3.9 + 2 * offset]
-    curve = {"start": start, "end": end, "loss": loss, "stderr": [0.1] * 6}
-    bands = {
-        "loss_0x_1x": {"value": 3.4 + offset, "stderr": 0.05},
-        "loss_1x_2x": {"value": 3.6, "stderr": None},
-    }
-    return {"n": 7, **bands, "seq_len": 16, "multiples": [1, 2], "curve": curve}
 
 
 def images_of(markdown: str) -> list[str]:
     return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
 
 
-@pytest.fixture(scope="module")
-def report(run_dir):
-    return build_report(None, [str(run_dir)])
+def read(run_dir, *parts):
+    return json.loads(run_dir.joinpath(*parts).read_text())
 
 
-def test_every_section_and_image_is_present(run_dir, report):
-    html_path = report
-    assert html_path == run_dir / "report" / "index.html"
-    markdown = (run_dir / "report" / "README.md").read_text()
-    html = html_path.read_text()
-    for title in SECTIONS:
-        assert f"## {title}" in markdown
-        assert title.replace("(", "").split()[0] in html
+# ---------------------------------------------------------------------------------------------------- structure
+
+
+def test_every_section_and_image_is_present_and_the_page_self_contained(run_dir, report):
+    page, markdown = report
+    assert page == run_dir / "report" / "index.html"
+    html = page.read_text()
+    assert list(sections(markdown)) == list(SECTIONS)
     images = images_of(markdown)
     stems = {name.rsplit("/", 1)[-1] for name in images}
-    assert {"loss_curves.png", "mqar_accuracy.png", "infer_time_per_token.png", "infer_memory.png"} <= stems
-    assert "position_loss.png" in stems
-    assert {"infer_state_bytes.png", "train_tokens_per_s.png", "train_memory.png"} <= stems
+    assert {"loss_curves.png", "mqar_accuracy.png", "position_loss.png", "infer_time_per_token.png"} <= stems
+    assert {
+        "infer_memory.png",
+        "infer_state_bytes.png",
+        "infer_prefill_memory.png",
+        "infer_speedup.png",
+    } <= stems
+    assert {"train_tokens_per_s.png", "train_memory.png"} <= stems
     for name in images:
         assert (run_dir / "report" / name).read_bytes()[:4] == b"\x89PNG"
-    # self-contained: every image embedded, none linked
-    assert html.count('src="data:image/png;base64,') == len(images)
+    assert html.count('src="data:image/png;base64,') == len(images)  # every image embedded, none linked
     assert not re.search(r'src="(?!data:)', html)
-    # only the sweep is missing from this run
-    assert markdown.count("_Not run:") == 1 and "no `sweep/results.csv`" in markdown
 
 
-def test_tables_carry_the_run_contents(run_dir, report):
-    markdown = (run_dir / "report" / "README.md").read_text()
-    assert "| params | 1,234,567 | 1,234,567 |" in markdown
-    assert "| lambada_openai/acc | 0.31 ± 0.02 | 0.31 ± 0.02 |" in markdown
-    assert "France" not in markdown and "0.00034" in markdown  # energy_kwh summed from emissions.csv
-    assert "| model.hidden_size | 32 |" in markdown
-    for decoder in ("transformer-dynamic", "transformer-static"):  # both KV caches, timings with their IQR
-        assert re.search(rf"\| {decoder} \| 1 \| 16 \| [\d.]+ \[[\d.]+-[\d.]+\] \|", markdown)
+def test_what_did_not_run_is_left_out_of_the_contents_and_named_once(run_dir, report):
+    page, markdown = report
+    nav = re.search(r"<nav>(.*?)</nav>", page.read_text(), re.S).group(1)
+    assert "Grid search" not in nav and "## Grid search" not in markdown
+    assert all(title in nav for title in SECTIONS)
+    (line,) = [ln for ln in markdown.splitlines() if ln.startswith("_Not run here:")]
+    assert "grid search (run `retlab sweep --config FILE`)" in line
 
 
-def test_an_empty_run_reports_every_section_as_not_run(tmp_path):
+def test_an_empty_run_names_every_section_as_not_run_and_shows_none(tmp_path):
     run = tmp_path / "empty"
     run.mkdir()
-    build_report(None, [str(run)])
+    page = build_report(None, [str(run)])
     markdown = (run / "report" / "README.md").read_text()
-    assert markdown.count("_Not run:") == len(SECTIONS)
+    assert "## " not in markdown and "<nav>" not in page.read_text()
+    (line,) = [ln for ln in markdown.splitlines() if ln.startswith("_Not run here:")]
+    assert line.count(";") == len(SECTIONS)  # every section and the grid search, named once each
+
+
+def test_no_stray_spaces_and_no_raw_keys_as_prose(report):
+    _, markdown = report
+    for line in markdown.splitlines():
+        assert line == line.rstrip(), line
+        if not line.startswith("|"):
+            assert "  " not in line and " ." not in line and " ," not in line, line
+    assert not re.search(r"\w+/\w+_(constant|growth|over)\w*:", markdown)  # headline keys never shown raw
+    assert "True" not in markdown and "False" not in markdown
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+
+
+def test_html_tables_are_the_markdown_tables(report):
+    page, markdown = report
+    assert html_tables(page.read_text()) == md_tables(markdown)
+
+
+def test_configuration_table_shows_the_values_each_model_used(run_dir, report):
+    table = keyed(md_tables(sections(report[1])["Configurations"])[0])
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    for arch in ARCHS:
+        exported = read(run_dir, arch, "best", "config.json")
+        metrics = read(run_dir, arch, "metrics.json")
+        assert shows(table["parameters"][arch], metrics["params"])
+        for field in ("hidden_size", "num_hidden_layers", "num_heads", "intermediate_size"):
+            assert shows(table[f"model.{field}"][arch], exported[field]), field
+        assert shows(table["vocabulary (tokens)"][arch], VOCAB)  # not the config's tokenizer.vocab_size
+        assert shows(table["train.lr"][arch], config["train"]["lr"])
+        assert shows(table["train.max_steps"][arch], config["train"]["max_steps"])
+    assert table["model.intermediate_size"] == {"retnet": "176", "transformer": "264"}
+    assert table["model.value_dim"]["transformer"] == "–" and table["model.positional"]["retnet"] == "–"
+    assert not any(key.startswith("tokenizer.") for key in table)
+
+
+def test_metrics_table_is_metrics_json(run_dir, report):
+    table = keyed(md_tables(sections(report[1])["Test metrics"])[0])
+    for arch in ARCHS:
+        metrics = read(run_dir, arch, "metrics.json")
+        for key, (name, kind) in METRICS.items():
+            if key not in metrics:
+                continue
+            scale = {"mib": 2**20}.get(kind, 1)
+            assert shows(table[name][arch], metrics[key], scale), (key, table[name][arch])
+        logged = [
+            r["throughput/tokens_per_s"]
+            for r in Run(run_dir).log_rows(arch)
+            if "throughput/tokens_per_s" in r
+        ]
+        spread = table["training throughput per logged window, median [IQR]"][arch]
+        from retlab.bench.timer import summarize
+
+        assert shows(spread, summarize(logged))
+    assert table["test loss, best checkpoint (nats/token)"]["retnet"] == "2.7500"  # losses: 4 decimals
+    assert table["best validation perplexity"]["retnet"] == "14.90"  # perplexities: 2
+    assert table["training tokens"]["retnet"] == "409,600"  # counts: separators
+
+
+def test_evaluation_table_is_results_json(run_dir, report):
+    table = keyed(md_tables(sections(report[1])["Evaluation"])[0])
+    results = read(run_dir, "eval", "results.json")["results"]
+    for arch in ARCHS:
+        acc = results[arch]["lambada_openai"]["acc"]
+        assert shows(table["lambada_openai: acc"][arch], acc, 1.0), table["lambada_openai: acc"][arch]
+        assert table["lambada_openai: acc"][arch].endswith("%")
+        assert shows(table["perplexity: loss"][arch], results[arch]["perplexity"]["loss"])
+        assert shows(table["perplexity: ppl"][arch], results[arch]["perplexity"]["ppl"])
+    assert not any(k.startswith(("mqar", "position_loss")) for k in table)  # they have sections of their own
+
+
+def test_mqar_table_shows_each_models_accuracy_per_kv_count_with_stderr(run_dir, report):
+    table = keyed(md_tables(sections(report[1])["MQAR accuracy"])[0])
+    results = read(run_dir, "eval", "results.json")["results"]
+    for arch in ARCHS:
+        mqar = results[arch]["mqar"]
+        assert shows(table["2 pairs"][arch], mqar["accuracy_kv2"])
+        assert shows(table["4 pairs"][arch], mqar["accuracy_kv4"])
+        assert shows(table["all queries"][arch], mqar["accuracy"])
+        assert shows(table["queries scored"][arch], mqar["n"])
+    assert table["2 pairs"]["retnet"] == "98.0% ± 0.7%"
+    assert "guessing among the values scores 7.14%" in sections(report[1])["MQAR accuracy"]
+
+
+def test_position_loss_table_is_results_json(run_dir, report):
+    table = keyed(md_tables(sections(report[1])["Loss by token position"])[0])
+    results = read(run_dir, "eval", "results.json")["results"]
+    for arch in ARCHS:
+        bands = results[arch]["position_loss"]
+        assert shows(table["0–15 (0x–1x)"][arch], bands["loss_0x_1x"])
+        assert shows(table["16–31 (1x–2x)"][arch], bands["loss_1x_2x"])
+    assert table["0–15 (0x–1x)"]["retnet"] == "3.4000 ± 0.0500"
+
+
+def test_decoding_tables_are_infer_json(run_dir, report):
+    text = sections(report[1])["Decoding benchmark"]
+    decode, speedup, prefill = md_tables(text)
+    result = read(run_dir, "bench", "infer.json")
+    points = {
+        (p["decoder"], p["batch_size"], p["context"]): p for p in result["points"] if "skipped" not in p
+    }
+    header = decode[0]
+    assert len(decode) - 1 == len(points)
+    for row in decode[1:]:
+        cell = dict(zip(header, row, strict=True))
+        p = points[(cell["decoder"], int(cell["batch"]), int(cell["context"].replace(",", "")))]
+        assert shows(cell["time per token, median [IQR]"], p["time_per_token_ms"], 1e-3)
+        assert shows(cell["decode speed, median [IQR]"], p["decode_tokens_per_s"])
+        assert shows(cell["MFU, median [IQR]"], p["mfu"])
+        assert shows(cell["state (exact)"], p["state_bytes"])
+        assert shows(cell["working memory of one step"], p["decode_step_peak_mib"], 2**20)
+    by_point = {(c["decoder"], c["batch_size"], c["context"]): c for c in result["comparisons"]}
+    for row in speedup[1:]:
+        cell = dict(zip(speedup[0], row, strict=True))
+        c = by_point[(cell["decoder"], int(cell["batch"]), int(cell["context"]))]
+        assert shows(cell["speed-up over the faster"], c["speedup"]) and cell["faster"] == c["baseline"]
+    prefills = {(p["arch"], p["context"]): p for p in result["prefill"]}
+    for row in prefill[1:]:
+        cell = dict(zip(prefill[0], row, strict=True))
+        p = prefills[(cell["arch"], int(cell["context"]))]
+        assert shows(cell["prefill time, median [IQR]"], p["prefill_s"])
+        assert shows(cell["peak memory of prefill"], p["prefill_peak_mib"], 2**20)
+    # the state, in words: constant for RetNet, growing for the dynamic KV cache
+    retnet = sorted(p["state_bytes"] for p in result["points"] if p["decoder"] == "retnet")
+    assert (
+        retnet[0] == retnet[-1] and "State of retnet (batch 1): holds" in text and "at every context" in text
+    )
+
+
+def test_training_table_is_train_json(run_dir, report):
+    (table,) = md_tables(sections(report[1])["Training benchmark"])
+    result = read(run_dir, "bench", "train.json")
+    points = {(p["variant"], p["seq_len"]): p for p in result["points"] if "skipped" not in p}
+    assert len(table) - 1 == len(points)
+    for row in table[1:]:
+        cell = dict(zip(table[0], row, strict=True))
+        p = points[(cell["variant"], int(cell["seq len"]))]
+        assert shows(cell["step time, median [IQR]"], p["step_s"])
+        assert shows(cell["training speed, median [IQR]"], p["tokens_per_s"])
+        assert shows(cell["peak memory of a step"], p["peak_mem_mib"], 2**20)
+
+
+def test_energy_table_sums_emissions_csv(run_dir, report):
+    table = keyed(md_tables(sections(report[1])["Energy"])[0])
+    for arch in ARCHS:
+        assert shows(table[arch]["energy (kWh)"], 3.4e-4) and shows(table[arch]["duration"], 61.2)
+        assert shows(table[arch]["energy per million tokens (Wh)"], 3.4e-4 * 1e3 / 0.4096)
+
+
+def test_samples_are_shown_as_written(run_dir):
+    from retlab.report.html import render_html
+    from retlab.report.sections import samples_section
+
+    markdown = samples_section([Run(run_dir)], run_dir / "report")
+    assert "| retnet | Once upon a time | , retnet \\*met\\* a \\| cat. The end |" in markdown
+    html = render_html(markdown, run_dir / "report", "samples")
+    assert ", transformer *met* a | cat. The end" in html  # escapes undone by the Markdown renderer
+
+
+# ---------------------------------------------------------------------------------------------------- plots
+
+
+@pytest.fixture(scope="module")
+def drawn(run_dir, tmp_path_factory):
+    """Every figure the report saves, as {file name: [(label, kind, colour, artist)]} of its labelled artists."""
+    figures = {}
+    save = plt.Figure.savefig
+
+    def capture(fig, path, *args, **kwargs):
+        artists = []
+        for ax in fig.axes:
+            for line in ax.lines:
+                artists.append((line.get_label(), "line", line.get_color(), line))
+            for container in ax.containers:
+                if isinstance(container, BarContainer):
+                    artists.append(
+                        (container.get_label(), "bars", container.patches[0].get_facecolor(), container)
+                    )
+                elif (
+                    isinstance(container, ErrorbarContainer) and container.lines[0] is not None
+                ):  # line unlabelled
+                    artists.append(
+                        (container.get_label(), "errorbar", container.lines[0].get_color(), container)
+                    )
+        figures[str(path).rsplit("/", 1)[-1]] = [a for a in artists if not a[0].startswith("_")]
+        return save(fig, path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt.Figure, "savefig", capture)
+        build_report(None, [str(run_dir)])
+    return figures
+
+
+def hue(color) -> float:
+    return float(rgb_to_hsv(to_rgb(color))[0])
+
+
+def test_one_colour_per_architecture_in_every_plot(drawn):
+    seen = {arch: set() for arch in ARCHS}
+    for name, artists in drawn.items():
+        for label, _, color, _ in artists:
+            arch = palette.arch_of(label.split(",")[0].split(" ")[0], ARCHS)
+            if arch in seen:
+                assert hue(color) == pytest.approx(hue(palette.color(arch)), abs=0.01), (name, label, color)
+                seen[arch].add(name)
+    assert hue(palette.color("retnet")) != pytest.approx(hue(palette.color("transformer")), abs=0.05)
+    plots = {"loss_curves.png", "mqar_accuracy.png", "position_loss.png", "infer_time_per_token.png"}
+    plots |= {"infer_memory.png", "infer_state_bytes.png", "train_tokens_per_s.png"}
+    for arch in ARCHS:
+        assert plots <= seen[arch], (arch, plots - seen[arch])
+
+
+def test_mqar_plot_draws_each_models_accuracy_per_kv_count_and_chance(run_dir, drawn):
+    results = read(run_dir, "eval", "results.json")["results"]
+    artists = {label: (kind, color, artist) for label, kind, color, artist in drawn["mqar_accuracy.png"]}
+    for arch in ARCHS:
+        kind, color, bars = artists[arch]
+        mqar = results[arch]["mqar"]
+        expected = [mqar["accuracy_kv2"], mqar["accuracy_kv4"], mqar["accuracy"]]
+        assert kind == "bars" and [p.get_height() for p in bars.patches] == [e["value"] for e in expected]
+        segments = bars.errorbar.lines[2][0].get_segments()  # one vertical segment per bar: value ± stderr
+        assert [s[1][1] - s[0][1] for s in segments] == pytest.approx([2 * e["stderr"] for e in expected])
+    (chance,) = [a for label, a in artists.items() if label.startswith("chance")]
+    assert chance[2].get_ydata()[0] == pytest.approx(1 / 14) and chance[1] == palette.REFERENCE
+    assert not any("chance" in label for label in artists if label in ARCHS)
+
+
+def test_validation_is_drawn_as_markers_and_training_as_lines(drawn):
+    artists = {label: artist for label, _, _, artist in drawn["loss_curves.png"]}
+    for arch in ARCHS:
+        val = artists[f"{arch} validation"]
+        assert val.get_linestyle() == "None" and val.get_marker() == "o"
+        assert list(val.get_xdata()) == [50, 100]
+        train = artists[f"{arch} train"]
+        assert train.get_linestyle() == "-" and list(train.get_xdata()) == list(range(10, 110, 10))
+
+
+# ---------------------------------------------------------------------------------------------------- history
+
+
+def test_a_resumed_run_shows_its_whole_history(tmp_path):
+    """Old runs kept each earlier session as metrics-before-resume-N.csv; a later session that resumed from an
+    earlier checkpoint logged some steps again, and its rows replace those. One append-only metrics.csv (the
+    current format) is read as it is."""
+    old = RunLayout(tmp_path / "old").arch("retnet")
+    write_csv(old.csv / "metrics-before-resume-1.csv", CSV_HEADER, log_rows(0.0, range(10, 80, 10)))
+    write_csv(old.csv / "metrics-before-resume-2.csv", CSV_HEADER, log_rows(0.2, range(60, 90, 10)))
+    write_csv(old.csv / "metrics.csv", CSV_HEADER, log_rows(0.4, range(80, 110, 10)))
+    rows = Run(tmp_path / "old").log_rows("retnet")
+    train = [(r["step"], r["train/loss"]) for r in rows if "train/loss" in r]
+    assert [s for s, _ in train] == list(range(10, 110, 10))
+    expected = [5.0 - s / 40 + (0.0 if s < 60 else 0.2 if s < 80 else 0.4) for s in range(10, 110, 10)]
+    assert [loss for _, loss in train] == pytest.approx(expected)
+
+    new = RunLayout(tmp_path / "new")
+    write_arch(new, "retnet", 0.0)  # one metrics.csv holding every session
+    rows = Run(new.root).log_rows("retnet")
+    assert [r["step"] for r in rows if "train/loss" in r] == list(range(10, 110, 10))
+    assert [r["step"] for r in rows if "val/loss" in r] == [50, 100]
+
+
+# ---------------------------------------------------------------------------------------------------- two runs
 
 
 def test_two_runs_side_by_side_with_a_sweep(run_dir, tmp_path):
-    from retlab.sweep.results import point_columns, write_csv
+    from retlab.sweep.results import point_columns
+    from retlab.sweep.results import write_csv as write_results
 
     other = tmp_path / "other"
     write_arch(RunLayout(other), "retnet", 0.3)
@@ -184,53 +360,15 @@ def test_two_runs_side_by_side_with_a_sweep(run_dir, tmp_path):
         for h in (32, 64)
     ]
     keys = ["train.lr", "model.hidden_size"]
-    write_csv(other / "sweep" / "results.csv", rows, point_columns(keys, ["retnet", "transformer"]))
+    write_results(other / "sweep" / "results.csv", rows, point_columns(keys, ["retnet", "transformer"]))
     html = build_report(None, [str(run_dir), str(other)]).read_text()
     markdown = (run_dir / "report" / "README.md").read_text()
-    assert "tiny/retnet" in markdown and "other/retnet" in markdown
+    table = keyed(md_tables(sections(markdown)["Configurations"])[0])
+    assert set(table["parameters"]) == {"tiny/retnet", "tiny/transformer", "other/retnet"}
     assert "## Grid search: other" in markdown
     images = images_of(markdown)
     assert any(name.startswith("other/") for name in images)  # the sweep's PNGs, linked from its subfolder
     for name in images:
         assert (run_dir / "report" / name).is_file(), name
     assert html.count('src="data:image/png;base64,') == len(images)
-
-
-def test_position_loss_table_and_plot_come_from_results_json(run_dir, monkeypatch):
-    import retlab.report.plots as plots
-    from retlab.report.runs import Run
-    from retlab.report.sections import position_loss_section
-
-    drawn = {}
-
-    def capture(fig, path):  # the plotted lines, before the figure is saved and closed
-        ax = fig.axes[0]
-        drawn[path.name] = {
-            line.get_label(): line.get_ydata().tolist()
-            for line in ax.lines
-            if not line.get_label().startswith("_")
-        }
-        drawn["colors"] = [line.get_color() for line in ax.lines if not line.get_label().startswith("_")]
-        return save(fig, path)
-
-    save = plots._save
-    monkeypatch.setattr(plots, "_save", capture)
-    results = json.loads((run_dir / "eval" / "results.json").read_text())
-    markdown = position_loss_section([Run(run_dir)], run_dir / "report")
-    for arch in ARCHS:
-        assert drawn["position_loss.png"][arch] == results["results"][arch]["position_loss"]["curve"]["loss"]
-    assert len(set(drawn["colors"])) == len(ARCHS)  # one colour per architecture
-    assert "| loss_0x_1x | 3.4 ± 0.05 | 3.9 ± 0.05 |" in markdown
-    assert "| loss_1x_2x | 3.6 | 3.6 |" in markdown
-    assert "7 windows of 32 tokens" in markdown
-
-
-def test_samples_are_shown_as_written(run_dir):
-    from retlab.report.html import render_html
-    from retlab.report.runs import Run
-    from retlab.report.sections import samples_section
-
-    markdown = samples_section([Run(run_dir)], run_dir / "report")
-    assert "| retnet | Once upon a time | , retnet \\*met\\* a \\| cat. The end |" in markdown
-    html = render_html(markdown, run_dir / "report", "samples")
-    assert ", transformer *met* a | cat. The end" in html  # escapes undone by the Markdown renderer
+    build_report(None, [str(run_dir)])  # the session's report again, for the tests after this one

@@ -6,6 +6,7 @@ scripts and the report."""
 import json
 import math
 
+from ..report.format import count
 from .table import tokens_label
 from .timer import per_round_ratios, summarize
 
@@ -91,7 +92,7 @@ def crossover_context(contexts: list[int], speedups: list[float]) -> tuple[float
 
 
 def crossover_text(decoder: str, contexts: list[int], context: float | None, status: str) -> str:
-    span = f"{tokens_label(contexts[0])}-{tokens_label(contexts[-1])}"
+    span = f"{tokens_label(contexts[0])}–{tokens_label(contexts[-1])}"
     if status == "from_smallest":
         return f"{decoder} decodes faster at every measured context ({span})"
     if status == "not_within":
@@ -99,7 +100,7 @@ def crossover_text(decoder: str, contexts: list[int], context: float | None, sta
     below = max(c for c in contexts if c < context)
     above = min(c for c in contexts if c >= context)
     return (
-        f"{decoder} decodes faster from about {context:,.0f} tokens of context "
+        f"{decoder} decodes faster from about {count(context)} tokens of context "
         f"(interpolated on log-context between {tokens_label(below)} and {tokens_label(above)})"
     )
 

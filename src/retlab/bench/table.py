@@ -1,63 +1,54 @@
 """Tables of bench results, for the terminal and the report's Markdown: one column list per table, timings shown as
-median [q1-q3] (the interquartile range over the interleaved rounds)."""
+median [q1–q3] (the interquartile range over the interleaved rounds), every number in the format of its kind
+(report/format.py)."""
 
+import re
 from collections.abc import Sequence
 
-INFER_DECODE = [  # (key, header, format spec)
-    ("decoder", "decoder", ""),
-    ("batch_size", "batch", ""),
-    ("context", "context", ""),
-    ("time_per_token_ms", "ms/token median [IQR]", ".2f"),
-    ("decode_tokens_per_s", "tokens/s median [IQR]", ".1f"),
-    ("mfu", "MFU median", ".2%"),
-    ("state_mib", "state MiB (exact)", ".3f"),
-    ("decode_step_peak_mib", "step working MiB", ".2f"),
+from ..report.format import show
+
+INFER_DECODE = [  # (key, header, kind of number: report/format.py); units are in the cells
+    ("decoder", "decoder", None),
+    ("batch_size", "batch", "count"),
+    ("context", "context", "count"),
+    ("time_per_token_ms", "time per token, median [IQR]", "ms"),
+    ("decode_tokens_per_s", "decode speed, median [IQR]", "rate"),
+    ("mfu", "MFU, median [IQR]", "percent"),
+    ("state_bytes", "state (exact)", "bytes"),
+    ("decode_step_peak_mib", "working memory of one step", "mib"),
 ]
 INFER_PREFILL = [
-    ("arch", "arch", ""),
-    ("batch_size", "batch", ""),
-    ("context", "context", ""),
-    ("prefill_s", "prefill s median [IQR]", ".3f"),
-    ("prefill_tokens_per_s", "prefill tokens/s median", ".0f"),
-    ("prefill_peak_mib", "prefill peak MiB", ".1f"),
+    ("arch", "arch", None),
+    ("batch_size", "batch", "count"),
+    ("context", "context", "count"),
+    ("prefill_s", "prefill time, median [IQR]", "seconds"),
+    ("prefill_tokens_per_s", "prefill speed, median [IQR]", "rate"),
+    ("prefill_peak_mib", "peak memory of prefill", "mib"),
 ]
 TRAIN = [
-    ("variant", "variant", ""),
-    ("seq_len", "seq len", ""),
-    ("step_s", "step s median [IQR]", ".3f"),
-    ("tokens_per_s", "tokens/s median [IQR]", ".1f"),
-    ("peak_mem_mib", "step peak MiB", ".1f"),
-    ("flops_per_token", "FLOP/token", ".3g"),
-    ("mfu", "MFU median", ".2%"),
+    ("variant", "variant", None),
+    ("seq_len", "seq len", "count"),
+    ("step_s", "step time, median [IQR]", "seconds"),
+    ("tokens_per_s", "training speed, median [IQR]", "rate"),
+    ("peak_mem_mib", "peak memory of a step", "mib"),
+    ("flops_per_token", "FLOP/token", "number"),
+    ("mfu", "MFU, median [IQR]", "percent"),
 ]
 
 
-def fmt(value, spec: str = "") -> str:
-    """A cell: a spread as `median [q1-q3]` (only the median where the header says so), a number in `spec`."""
+def fmt(value, kind: str | None = None) -> str:
+    """A cell: a name as it is, a number or a spread (`median [q1–q3]`) in the format of its kind."""
     if value is None:
         return "N/A"
-    if isinstance(value, dict) and "median" in value:
-        if spec.endswith("%"):
-            return format(value["median"], spec)
-        return f"{value['median']:{spec}} [{value['q1']:{spec}}-{value['q3']:{spec}}]"
-    if isinstance(value, float) and spec:
-        return format(value, spec)
-    return str(value)
+    return str(value) if kind is None else show(value, kind)
 
 
-def cells(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> tuple[list[str], list[list[str]]]:
-    """(headers, rows of formatted cells); a header ending in "median" shows only a spread's median."""
+def cells(
+    rows: Sequence[dict], columns: Sequence[tuple[str, str, str | None]]
+) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows of formatted cells)."""
     headers = [header for _, header, _ in columns]
-    body = []
-    for row in rows:
-        line = []
-        for key, header, spec in columns:
-            value = row.get(key)
-            if isinstance(value, dict) and header.endswith("median"):
-                value = value["median"]
-            line.append(fmt(value, spec))
-        body.append(line)
-    return headers, body
+    return headers, [[fmt(row.get(key), kind) for key, _, kind in columns] for row in rows]
 
 
 def text_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:
@@ -69,12 +60,14 @@ def comparison_rows(result: dict) -> tuple[list[str], list[list[str]]]:
     comparisons = result.get("comparisons", [])
     kv = list(dict.fromkeys(name for c in comparisons for name in c["speedup_vs"]))
     headers = (
-        ["decoder", "batch", "context"] + [f"x over {name}" for name in kv] + ["x over the faster", "faster"]
+        ["decoder", "batch", "context"]
+        + [f"speed-up over {name}" for name in kv]
+        + ["speed-up over the faster", "faster"]
     )
     body = [
-        [c["decoder"], str(c["batch_size"]), str(c["context"])]
-        + [fmt(c["speedup_vs"].get(name), ".2f") for name in kv]
-        + [fmt(c["speedup"], ".2f"), c["baseline"]]
+        [c["decoder"], fmt(c["batch_size"], "count"), fmt(c["context"], "count")]
+        + [fmt(c["speedup_vs"].get(name), "ratio") for name in kv]
+        + [fmt(c["speedup"], "ratio"), c["baseline"]]
         for c in comparisons
     ]
     return headers, body
@@ -117,13 +110,22 @@ def grid_text(headers: list[str], body: list[list[str]]) -> str:
 
 
 def context_line(result: dict) -> str:
-    """Where and against what the figures were measured: device, MFU's peak and the load on the machine."""
-    peak = result.get("peak") or {}
-    load = result.get("load_average") or {}
+    """Where, when and against what the figures were measured: machine, MFU's peak and the load on the machine."""
+    peak, load, machine = (
+        result.get("peak") or {},
+        result.get("load_average") or {},
+        result.get("machine") or {},
+    )
+    when = str(result.get("measured_at", "at an unknown time")).replace("T", " ")
+    when = re.sub(r"(\d\d:\d\d)(:\d\d)?Z$", r"\1 UTC", when)
+    parts = [machine.get("cpu"), machine.get("gpu"), machine.get("torch") and f"torch {machine['torch']}"]
+    parts.append(result.get("dtype"))
+    tflops = peak.get("gemm_tflops") or peak.get("tflops")
+    flops = {k: v * 1e12 for k, v in tflops.items()} if isinstance(tflops, dict) else tflops and tflops * 1e12
     return (
-        f"device: {result.get('device')}, {result.get('dtype')}; MFU against {fmt(peak.get('tflops'), '.4g')} "
-        f"TFLOP/s ({peak.get('source', 'unknown')}); load average {load.get('start')} at the start, "
-        f"{load.get('end')} at the end"
+        f"measured {when} on {result.get('device')}: {', '.join(str(p) for p in parts if p)}; "
+        f"MFU against {fmt(flops, 'flops')} ({peak.get('source', 'peak unknown')}); "
+        f"load average {fmt(load.get('start'), 'number')} at the start, {fmt(load.get('end'), 'number')} at the end"
     )
 
 

@@ -27,7 +27,7 @@ TEMPLATE = """<!doctype html>
   p:has(img) {{ display: flex; flex-wrap: wrap; gap: 12px; }}
   p img {{ width: calc(50% - 8px); height: auto; }}
   p img:only-child {{ width: auto; max-width: 100%; }}
-  code {{ background: #f6f8fa; padding: 1px 4px; border-radius: 4px; }}
+  code {{ background: #f6f8fa; padding: 0 2px; border-radius: 4px; white-space: nowrap; }}
   em {{ color: #57606a; }}
 </style>
 </head>

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.files import atomic_write_text
-from . import sections
+from . import palette, sections
 from .html import render_html
 from .runs import Run
 
@@ -18,7 +18,7 @@ SECTIONS = (
     sections.configs_section,
     sections.loss_section,
     sections.metrics_section,
-    sections.lm_eval_section,
+    sections.eval_section,
     sections.position_loss_section,
     sections.samples_section,
     sections.mqar_section,
@@ -38,9 +38,13 @@ def build_report(cfg, runs: list[str]) -> Path:
                 "runs", f"run folder {str(d)!r} does not exist", "pass folders like runs/<name>"
             )
     loaded = [Run(d) for d in run_dirs]
+    palette.register(a for run in loaded for a in run.archs())  # spare colours in `compare` order
     out_dir = RunLayout(run_dirs[0]).report
     out_dir.mkdir(parents=True, exist_ok=True)
-    markdown = "\n\n".join([header(loaded)] + [section(loaded, out_dir) for section in SECTIONS]) + "\n"
+    parts = [section(loaded, out_dir) for section in SECTIONS]
+    shown = [p.strip() for p in parts if isinstance(p, str)]
+    missing = [p for p in parts if isinstance(p, sections.NotRun)]
+    markdown = "\n\n".join([header(loaded, missing)] + shown) + "\n"
     atomic_write_text(out_dir / "README.md", markdown)
     title = "retlab report: " + ", ".join(r.name for r in loaded)
     page = atomic_write_text(out_dir / "index.html", render_html(markdown, out_dir, title))
@@ -48,8 +52,12 @@ def build_report(cfg, runs: list[str]) -> Path:
     return page
 
 
-def header(runs: list[Run]) -> str:
+def header(runs: list[Run], missing: list[sections.NotRun]) -> str:
+    """The title, what the report covers, and one line naming what was not run and how to run it."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     names = ", ".join(f"`{r.root}`" for r in runs)
-    archs = ", ".join(sorted({a for r in runs for a in r.archs()})) or "none trained yet"
-    return f"# retlab report\n\nRuns: {names}. Architectures: {archs}. Generated {now}."
+    archs = ", ".join(dict.fromkeys(a for r in runs for a in r.archs())) or "none trained yet"
+    lines = ["# retlab report", "", f"Runs: {names}. Architectures: {archs}. Generated {now}."]
+    if missing:
+        lines += ["", "_Not run here: " + "; ".join(f"{m.what} ({m.how})" for m in missing) + "._"]
+    return "\n".join(lines)

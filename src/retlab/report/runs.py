@@ -43,11 +43,24 @@ class Run:
         return read_json(self.layout.arch(arch).best / "config.json")
 
     def log_rows(self, arch: str) -> list[dict[str, float]]:
-        """Rows of the Lightning CSV logs (every `metrics.csv` under logs/csv, versions in order), numbers only."""
-        rows = []
-        for path in sorted(self.layout.arch(arch).csv.rglob("metrics.csv"), key=_version_key):
-            rows += [_numbers(r) for r in read_csv(path)]
-        return rows
+        """The whole training history from the Lightning CSV logs, numbers only, in step order of logging.
+
+        A resumed run keeps one append-only `metrics.csv` across its sessions. Runs from before that kept each
+        earlier session's log as `metrics-before-resume-<N>.csv`: those come first, and where a later session
+        logged a step again (it resumed from an earlier checkpoint), its rows replace the earlier ones from that
+        step on. Several `version_<N>/metrics.csv` are read in version order the same way."""
+        csv_dir = self.layout.arch(arch).csv
+        if not csv_dir.is_dir():
+            return []
+        earlier = sorted(csv_dir.glob("metrics-before-resume-*.csv"), key=_resume_key)
+        history: list[dict[str, float]] = []
+        for path in earlier + sorted(csv_dir.rglob("metrics.csv"), key=_version_key):
+            rows = [_numbers(r) for r in read_csv(path)]
+            first = min((r["step"] for r in rows if "step" in r), default=None)
+            if first is not None:
+                history = [r for r in history if r.get("step", -1) < first]
+            history += rows
+        return history
 
     def emissions(self, arch: str) -> list[dict[str, str]]:
         path = self.layout.arch(arch).emissions
@@ -76,6 +89,11 @@ def _numbers(row: dict[str, str]) -> dict[str, float]:
         except (TypeError, ValueError):
             pass
     return out
+
+
+def _resume_key(path: Path) -> int:
+    number = path.stem.rsplit("-", 1)[-1]
+    return int(number) if number.isdigit() else 0
 
 
 def _version_key(path: Path) -> tuple:

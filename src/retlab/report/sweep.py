@@ -12,6 +12,8 @@ from pathlib import Path
 from ..layout import RunLayout
 from ..sweep.results import read_csv
 from ..utils.files import atomic_savefig
+from .format import loss as show_loss
+from .palette import color
 
 MAX_HEATMAPS = 10  # pairs of swept fields; the original study's 5 fields give exactly 10
 
@@ -101,7 +103,7 @@ def heatmap(rows: list[dict], kx: str, ky: str, archs: list[str], out_dir: Path)
                 ax.text(
                     xi,
                     yi,
-                    f"{grid[yi][xi]:+.3f}" if is_diff else f"{grid[yi][xi]:.3f}",
+                    f"{grid[yi][xi]:+.4f}" if is_diff else show_loss(grid[yi][xi]),
                     ha="center",
                     va="center",
                     fontsize=8,
@@ -110,7 +112,10 @@ def heatmap(rows: list[dict], kx: str, ky: str, archs: list[str], out_dir: Path)
         ax.set_yticks(range(len(ys)), ys)
         ax.set_xlabel(kx)
         ax.set_ylabel(ky)
-        ax.set_title(title if is_diff else f"{title} test loss (min over others)", fontsize=9)
+        if is_diff:
+            ax.set_title(title, fontsize=9)
+        else:
+            ax.set_title(f"{title} test loss (min over others)", fontsize=9, color=color(title))
         fig.colorbar(im, ax=ax, shrink=0.8)
     path = out_dir / f"sweep_heatmap_{_safe(kx)}_{_safe(ky)}.png"
     atomic_savefig(fig, path, dpi=110)
@@ -125,7 +130,7 @@ def line_plot(rows: list[dict], key: str, archs: list[str], out_dir: Path) -> Pa
     xs = _levels(rows, key)
     for a in archs:
         ys = [min((_f(r[f"{a}/test_loss_mean"]) for r in rows if r[key] == x), default=math.nan) for x in xs]
-        ax.plot(range(len(xs)), ys, marker="o", label=a)
+        ax.plot(range(len(xs)), ys, marker="o", label=a, color=color(a))
     ax.set_xticks(range(len(xs)), xs)
     ax.set_xlabel(key)
     ax.set_ylabel("mean test loss")
@@ -164,10 +169,10 @@ def parallel_coordinates(rows: list[dict], keys: list[str], archs: list[str], ou
                 ax.text(i, _pos(j, len(levels[k])), f" {v}", fontsize=7, va="center")
         ax.axvline(len(keys), color="gray", lw=0.5)
         for y, v in ((0, norm.vmin), (1, norm.vmax)):
-            ax.text(len(keys), y, f" {v:.3f}", fontsize=7, va="center")
+            ax.text(len(keys), y, f" {show_loss(v)}", fontsize=7, va="center")
         ax.set_xticks(range(len(keys) + 1), [*keys, "test loss"], fontsize=8)
         ax.set_yticks([])
-        ax.set_title(arch, fontsize=9)
+        ax.set_title(arch, fontsize=9, color=color(arch))
     fig.colorbar(ScalarMappable(norm, cmap), ax=list(axes), label="mean test loss")
     path = out_dir / "sweep_parallel_coordinates.png"
     atomic_savefig(fig, path, dpi=110)

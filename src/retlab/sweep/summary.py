@@ -4,6 +4,8 @@ which architecture wins where (overall and per swept value)."""
 import math
 from typing import Any
 
+from ..report import format as fmt
+
 
 def summary_markdown(
     title: str, rows: list[dict], trials: list[dict], keys: list[str], compare: list[str]
@@ -15,7 +17,7 @@ def summary_markdown(
         f"{len(rows)} grid points x {len(compare)} architectures ({', '.join(compare)}) x "
         f"{len(trials) // max(1, len(rows) * len(compare))} seeds = {len(trials)} trials: "
         f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['stale']} pending. "
-        "Losses are mean test loss over seeds (+- half-width of the Student-t 95% CI).",
+        "Losses are mean test loss over seeds (± half-width of the Student-t 95% CI), in nats/token.",
         "",
     ]
     lines += _best(rows, keys, compare)
@@ -41,7 +43,7 @@ def _best(rows: list[dict], keys: list[str], compare: list[str]) -> list[str]:
             continue
         r = min(done, key=lambda r: r[f"{arch}/test_loss_mean"])
         out.append(
-            f"| {arch} | {_loss(r, arch)} | {_f(r.get(f'{arch}/test_ppl_mean'))} | {r.get(f'{arch}/params')} | "
+            f"| {arch} | {_loss(r, arch)} | {_f(r.get(f'{arch}/test_ppl_mean'))} | {_count(r.get(f'{arch}/params'))} | "
             + " | ".join(_v(r[k]) for k in keys)
             + " |"
         )
@@ -123,15 +125,19 @@ def _loss(r: dict, arch: str) -> str:
     m, ci = r.get(f"{arch}/test_loss_mean"), r.get(f"{arch}/test_loss_ci95")
     if not _ok(m):
         return "-"
-    return f"{m:.4f} +- {ci:.4f}" if _ok(ci) else f"{m:.4f}"
+    return fmt.score({"value": m, "stderr": ci if _ok(ci) else None}, "loss")
 
 
 def _f(v: Any) -> str:
-    return f"{v:.2f}" if _ok(v) else "-"
+    return fmt.ppl(v) if _ok(v) else "-"
+
+
+def _count(v: Any) -> str:
+    return fmt.count(v) if _ok(v) else "-"
 
 
 def _v(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return fmt.setting(v)
 
 
 def _ok(v: Any) -> bool:
