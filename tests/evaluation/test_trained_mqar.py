@@ -109,3 +109,22 @@ def test_retlab_generate_answers_in_task_words(trained):
     (text,) = r["texts"]
     assert out.getvalue().startswith(prompt + text + "\n")  # streamed after the prompt, one space between
     assert text in {f" v{i}" for i in range(14)}  # a value word (14 values in a 32-id vocabulary)
+
+
+def test_the_report_shows_the_models_own_accuracy_and_the_sizes_it_trained(trained):
+    """The report of this real run: its MQAR accuracy per kv-count with stderr (not only chance), the task's real
+    vocabulary (not tokenizer.vocab_size) and the matched intermediate_size."""
+    from retlab.layout import RunLayout
+    from retlab.report.format import count, score
+    from retlab.report.report import build_report
+
+    cfg, metrics = trained
+    mqar = evaluate(cfg)["results"]["transformer"]["mqar"]  # cached by the first test
+    build_report(cfg, [])
+    markdown = (RunLayout.of(cfg).report / "README.md").read_text()
+    assert f"| 2 pairs | {score(mqar['accuracy_kv2'], 'percent')} |" in markdown
+    assert f"| all queries | {score(mqar['accuracy'], 'percent')} |" in markdown
+    assert mqar["accuracy_kv2"]["stderr"] > 0 and " ± " in score(mqar["accuracy_kv2"], "percent")
+    assert "| vocabulary (tokens) | 32 |" in markdown and cfg.tokenizer.vocab_size != 32
+    assert f"| model.intermediate_size | {count(metrics['intermediate_size'])} |" in markdown
+    assert f"| parameters | {count(metrics['params'])} |" in markdown
