@@ -136,6 +136,8 @@ def show(value, kind: str = "number") -> str:
     """`value` in `kind`'s format: a number, a spread (median [IQR]), a {"value", "stderr"} score, or missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
+    if kind == "setting":
+        return setting(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict) and "median" in value:
