@@ -8,7 +8,7 @@ import re
 import matplotlib.pyplot as plt
 import pytest
 import yaml
-from fake_run import ARCHS, CSV_HEADER, VOCAB, log_rows, write_arch, write_csv
+from fake_run import ARCHS, VOCAB, log_rows, write_arch
 from matplotlib.colors import rgb_to_hsv, to_rgb
 from matplotlib.container import BarContainer, ErrorbarContainer
 from tables import html_tables, keyed, md_tables, sections, shows
@@ -75,13 +75,21 @@ def test_what_did_not_run_is_left_out_of_the_contents_and_named_once(run_dir, re
 
 
 def test_an_empty_run_names_every_section_as_not_run_and_shows_none(tmp_path):
+    """A retrain that moved the old attempt to previous/retnet/ (training/attempts.py) and has no output yet:
+    nothing is shown, the displaced attempt is named, and it is not taken for an architecture."""
     run = tmp_path / "empty"
-    run.mkdir()
+    (RunLayout(run).previous / "retnet").mkdir(parents=True)
+    (RunLayout(run).previous / "retnet" / "metrics.json").write_text("{}")
     page = build_report(None, [str(run)])
     markdown = (run / "report" / "README.md").read_text()
     assert "## " not in markdown and "<nav>" not in page.read_text()
     (line,) = [ln for ln in markdown.splitlines() if ln.startswith("_Not run here:")]
     assert line.count(";") == len(SECTIONS)  # every section and the grid search, named once each
+    assert "Architectures: none trained yet." in markdown
+    assert (
+        "_A retrain has not finished: `empty/previous/retnet` still holds the attempt it displaced"
+        in markdown
+    )
 
 
 def test_no_stray_spaces_and_no_raw_keys_as_prose(report):
@@ -267,7 +275,10 @@ def drawn(run_dir, tmp_path_factory):
                     artists.append(
                         (container.get_label(), "errorbar", container.lines[0].get_color(), container)
                     )
-        figures[str(path).rsplit("/", 1)[-1]] = [a for a in artists if not a[0].startswith("_")]
+        name = re.sub(
+            r"^\.(.+)\.\d+\.tmp$", r"\1", str(path).rsplit("/", 1)[-1]
+        )  # atomic_savefig's temporary
+        figures[name] = [a for a in artists if not a[0].startswith("_")]
         return save(fig, path, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -324,23 +335,23 @@ def test_validation_is_drawn_as_markers_and_training_as_lines(drawn):
 
 
 def test_a_resumed_run_shows_its_whole_history(tmp_path):
-    """Old runs kept each earlier session as metrics-before-resume-N.csv; a later session that resumed from an
-    earlier checkpoint logged some steps again, and its rows replace those. One append-only metrics.csv (the
-    current format) is read as it is."""
-    old = RunLayout(tmp_path / "old").arch("retnet")
-    write_csv(old.csv / "metrics-before-resume-1.csv", CSV_HEADER, log_rows(0.0, range(10, 80, 10)))
-    write_csv(old.csv / "metrics-before-resume-2.csv", CSV_HEADER, log_rows(0.2, range(60, 90, 10)))
-    write_csv(old.csv / "metrics.csv", CSV_HEADER, log_rows(0.4, range(80, 110, 10)))
-    rows = Run(tmp_path / "old").log_rows("retnet")
+    """training/logs.py's logger across a kill and a resume from the step-60 checkpoint: the first session logged
+    steps 10-70, the resumed one 60-100 again (offset 0.4). The report reads the whole history from the one
+    metrics.csv, each step once, the resumed session's rows from step 60 on."""
+    from retlab.training.logs import ResumableCSVLogger
+
+    arch = RunLayout(tmp_path / "resumed").arch("retnet")
+    for offset, resume_step, steps in ((0.0, None, range(10, 80, 10)), (0.4, 60, range(60, 110, 10))):
+        logger = ResumableCSVLogger(arch.logs, "csv", resume_step)
+        for row in log_rows(offset, steps):
+            logger.log_metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+            logger.save()  # training saves every few steps; a kill after this loses none of them
+    rows = Run(tmp_path / "resumed").log_rows("retnet")
     train = [(r["step"], r["train/loss"]) for r in rows if "train/loss" in r]
     assert [s for s, _ in train] == list(range(10, 110, 10))
-    expected = [5.0 - s / 40 + (0.0 if s < 60 else 0.2 if s < 80 else 0.4) for s in range(10, 110, 10)]
-    assert [loss for _, loss in train] == pytest.approx(expected)
-
-    new = RunLayout(tmp_path / "new")
-    write_arch(new, "retnet", 0.0)  # one metrics.csv holding every session
-    rows = Run(new.root).log_rows("retnet")
-    assert [r["step"] for r in rows if "train/loss" in r] == list(range(10, 110, 10))
+    assert [loss for _, loss in train] == pytest.approx(
+        [5.0 - s / 40 + (0.4 if s >= 60 else 0.0) for s in range(10, 110, 10)]
+    )
     assert [r["step"] for r in rows if "val/loss" in r] == [50, 100]
 
 

@@ -58,6 +58,13 @@ def header(runs: list[Run], missing: list[sections.NotRun]) -> str:
     names = ", ".join(f"`{r.root}`" for r in runs)
     archs = ", ".join(dict.fromkeys(a for r in runs for a in r.archs())) or "none trained yet"
     lines = ["# retlab report", "", f"Runs: {names}. Architectures: {archs}. Generated {now}."]
+    displaced = [f"`{r.name}/previous/{d}`" for r in runs for d in r.displaced()]
+    if displaced:
+        lines += [
+            "",
+            f"_A retrain has not finished: {', '.join(displaced)} still "
+            f"{'holds' if len(displaced) == 1 else 'hold'} the attempt it displaced; this report shows the new one._",
+        ]
     if missing:
         lines += ["", "_Not run here: " + "; ".join(f"{m.what} ({m.how})" for m in missing) + "._"]
     return "\n".join(lines)

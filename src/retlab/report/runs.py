@@ -43,24 +43,17 @@ class Run:
         return read_json(self.layout.arch(arch).best / "config.json")
 
     def log_rows(self, arch: str) -> list[dict[str, float]]:
-        """The whole training history from the Lightning CSV logs, numbers only, in step order of logging.
+        """The whole training history from `<arch>/logs/csv/metrics.csv`, numbers only, in the order logged.
 
-        A resumed run keeps one append-only `metrics.csv` across its sessions. Runs from before that kept each
-        earlier session's log as `metrics-before-resume-<N>.csv`: those come first, and where a later session
-        logged a step again (it resumed from an earlier checkpoint), its rows replace the earlier ones from that
-        step on. Several `version_<N>/metrics.csv` are read in version order the same way."""
-        csv_dir = self.layout.arch(arch).csv
-        if not csv_dir.is_dir():
-            return []
-        earlier = sorted(csv_dir.glob("metrics-before-resume-*.csv"), key=_resume_key)
-        history: list[dict[str, float]] = []
-        for path in earlier + sorted(csv_dir.rglob("metrics.csv"), key=_version_key):
-            rows = [_numbers(r) for r in read_csv(path)]
-            first = min((r["step"] for r in rows if "step" in r), default=None)
-            if first is not None:
-                history = [r for r in history if r.get("step", -1) < first]
-            history += rows
-        return history
+        That one file holds every session of a resumed run: training/logs.py appends to it, and a resume from a
+        checkpoint at step G first drops the rows from G on, which the resumed session logs again."""
+        path = self.layout.arch(arch).csv / "metrics.csv"
+        return [_numbers(r) for r in read_csv(path)] if path.is_file() else []
+
+    def displaced(self) -> list[str]:
+        """Folders under `previous/` that a retrain moved aside and keeps until it finishes (training/attempts.py)."""
+        previous = self.layout.previous
+        return sorted(p.name for p in previous.iterdir() if p.is_dir()) if previous.is_dir() else []
 
     def emissions(self, arch: str) -> list[dict[str, str]]:
         path = self.layout.arch(arch).emissions
@@ -89,15 +82,3 @@ def _numbers(row: dict[str, str]) -> dict[str, float]:
         except (TypeError, ValueError):
             pass
     return out
-
-
-def _resume_key(path: Path) -> int:
-    number = path.stem.rsplit("-", 1)[-1]
-    return int(number) if number.isdigit() else 0
-
-
-def _version_key(path: Path) -> tuple:
-    """version_2 before version_10; a metrics.csv directly under logs/csv first."""
-    name = path.parent.name
-    number = name.rsplit("_", 1)[-1]
-    return (int(number) if number.isdigit() else -1, str(path))
