@@ -2,9 +2,13 @@
 write; the bench results really measured, on tiny random models), and its report."""
 
 import json
+import re
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 from fake_run import ARCHS, eval_results, write_arch
+from matplotlib.container import BarContainer, ErrorbarContainer
 
 from retlab.bench.infer import bench_infer
 from retlab.bench.train import bench_train
@@ -48,7 +52,37 @@ def run_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def report(run_dir):
+def built(run_dir):
+    """The fixture run's report, built once: (index.html path, README.md text, every figure it saved as
+    {file name: [(label, kind, colour, artist)]} of the figure's labelled artists)."""
+    figures = {}
+    save = plt.Figure.savefig
+
+    def capture(fig, path, *args, **kwargs):
+        artists = []
+        for ax in fig.axes:
+            artists += [(line.get_label(), "line", line.get_color(), line) for line in ax.lines]
+            for c in ax.containers:
+                if isinstance(c, BarContainer):
+                    artists.append((c.get_label(), "bars", c.patches[0].get_facecolor(), c))
+                elif isinstance(c, ErrorbarContainer) and c.lines[0] is not None:  # its line is unlabelled
+                    artists.append((c.get_label(), "errorbar", c.lines[0].get_color(), c))
+        name = re.sub(r"^\.(.+)\.\d+\.tmp$", r"\1", Path(path).name)  # atomic_savefig's temporary
+        figures[name] = [a for a in artists if not a[0].startswith("_")]
+        return save(fig, path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt.Figure, "savefig", capture)
+        page = build_report(None, [str(run_dir)])
+    return page, (run_dir / "report" / "README.md").read_text(), figures
+
+
+@pytest.fixture(scope="session")
+def report(built):
     """(index.html path, README.md text) of the fixture run's report."""
-    page = build_report(None, [str(run_dir)])
-    return page, (run_dir / "report" / "README.md").read_text()
+    return built[:2]
+
+
+@pytest.fixture(scope="session")
+def drawn(built):
+    return built[2]

@@ -5,12 +5,10 @@ plot; validation as markers; a resumed run's whole history; sections that did no
 import json
 import re
 
-import matplotlib.pyplot as plt
 import pytest
 import yaml
 from fake_run import ARCHS, VOCAB, log_rows, write_arch
 from matplotlib.colors import rgb_to_hsv, to_rgb
-from matplotlib.container import BarContainer, ErrorbarContainer
 from tables import html_tables, keyed, md_tables, sections, shows
 
 from retlab.layout import RunLayout
@@ -86,6 +84,7 @@ def test_an_empty_run_names_every_section_as_not_run_and_shows_none(tmp_path):
     (line,) = [ln for ln in markdown.splitlines() if ln.startswith("_Not run here:")]
     assert line.count(";") == len(SECTIONS)  # every section and the grid search, named once each
     assert "Architectures: none trained yet." in markdown
+    assert "training benchmark (run `retlab bench train`)" in line  # `retlab run` times decoding only
     assert (
         "_A retrain has not finished: `empty/previous/retnet` still holds the attempt it displaced"
         in markdown
@@ -103,6 +102,15 @@ def test_no_stray_spaces_and_no_raw_keys_as_prose(report):
 
 
 # ---------------------------------------------------------------------------------------------------- tables
+
+
+def test_figures_are_right_aligned_and_names_left():
+    from retlab.report.sections import md_table
+
+    table = md_table(
+        ["decoder", "time", "faster", "speed-up"], [["retnet", 0.5, "transformer-static", "0.82x"]]
+    )
+    assert table.splitlines()[1] == "|---|--:|---|--:|"
 
 
 def test_html_tables_are_the_markdown_tables(report):
@@ -253,40 +261,6 @@ def test_samples_are_shown_as_written(run_dir):
 # ---------------------------------------------------------------------------------------------------- plots
 
 
-@pytest.fixture(scope="module")
-def drawn(run_dir, tmp_path_factory):
-    """Every figure the report saves, as {file name: [(label, kind, colour, artist)]} of its labelled artists."""
-    figures = {}
-    save = plt.Figure.savefig
-
-    def capture(fig, path, *args, **kwargs):
-        artists = []
-        for ax in fig.axes:
-            for line in ax.lines:
-                artists.append((line.get_label(), "line", line.get_color(), line))
-            for container in ax.containers:
-                if isinstance(container, BarContainer):
-                    artists.append(
-                        (container.get_label(), "bars", container.patches[0].get_facecolor(), container)
-                    )
-                elif (
-                    isinstance(container, ErrorbarContainer) and container.lines[0] is not None
-                ):  # line unlabelled
-                    artists.append(
-                        (container.get_label(), "errorbar", container.lines[0].get_color(), container)
-                    )
-        name = re.sub(
-            r"^\.(.+)\.\d+\.tmp$", r"\1", str(path).rsplit("/", 1)[-1]
-        )  # atomic_savefig's temporary
-        figures[name] = [a for a in artists if not a[0].startswith("_")]
-        return save(fig, path, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plt.Figure, "savefig", capture)
-        build_report(None, [str(run_dir)])
-    return figures
-
-
 def hue(color) -> float:
     return float(rgb_to_hsv(to_rgb(color))[0])
 
@@ -372,14 +346,14 @@ def test_two_runs_side_by_side_with_a_sweep(run_dir, tmp_path):
     ]
     keys = ["train.lr", "model.hidden_size"]
     write_results(other / "sweep" / "results.csv", rows, point_columns(keys, ["retnet", "transformer"]))
-    html = build_report(None, [str(run_dir), str(other)]).read_text()
-    markdown = (run_dir / "report" / "README.md").read_text()
+    html = build_report(None, [str(other), str(run_dir)]).read_text()  # written into the first run's folder
+    markdown = (other / "report" / "README.md").read_text()
     table = keyed(md_tables(sections(markdown)["Configurations"])[0])
     assert set(table["parameters"]) == {"tiny/retnet", "tiny/transformer", "other/retnet"}
     assert "## Grid search: other" in markdown
     images = images_of(markdown)
     assert any(name.startswith("other/") for name in images)  # the sweep's PNGs, linked from its subfolder
+    assert any(name.startswith("tiny/") for name in images)  # the bench plots of the second run, in its own
     for name in images:
-        assert (run_dir / "report" / name).is_file(), name
+        assert (other / "report" / name).is_file(), name
     assert html.count('src="data:image/png;base64,') == len(images)
-    build_report(None, [str(run_dir)])  # the session's report again, for the tests after this one

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..report.format import tick  # noqa: E402
-from ..report.palette import variant_style  # noqa: E402
+from ..report.palette import REFERENCE, variant_style  # noqa: E402
 from ..utils.files import atomic_savefig  # noqa: E402
 from .table import tokens_label  # noqa: E402
 
@@ -193,10 +193,11 @@ def speedup_plot(result: dict, title: str, path: Path) -> Path:
         if x["status"] == "within":
             style = styles.get(x["batch_size"], ":")
             label = f"crossover, batch={x['batch_size']}: {x['context']:,.0f} tokens"
-            ax.axvline(x["context"], color="grey", linestyle=style, linewidth=0.8, label=label)
+            ax.axvline(x["context"], color=REFERENCE, linestyle=style, linewidth=0.8, label=label)
     ax.axhline(1.0, color="black", linewidth=0.8)
     for name, marker in markers.items():
-        ax.plot([], [], marker, color="grey", linestyle="none", label=f"faster Transformer: {name}")
+        if any(c["baseline"] == name for c in rows):  # only the markers drawn
+            ax.plot([], [], marker, color=REFERENCE, linestyle="none", label=f"faster Transformer: {name}")
     finish(
         ax,
         {k: [(r[0],) for r in v] for k, v in lines.items()},

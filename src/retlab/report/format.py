@@ -193,8 +193,11 @@ METRICS: dict[
     "test_ppl": ("test perplexity, best checkpoint", "ppl"),
     "test_mqar_accuracy": ("test MQAR accuracy, best checkpoint", "percent"),
     "train_tokens_per_s": ("training throughput, mean over the fit", "rate"),
-    "fit_time_s": ("time in fit (a single measurement)", "seconds"),
-    "wall_time_s": ("wall time of training (a single measurement)", "seconds"),
+    "fit_time_s": ("time in fit, every session of a resumed run together (one measurement)", "seconds"),
+    "wall_time_s": (
+        "wall time of the last training command: fit, test, exports (one measurement)",
+        "seconds",
+    ),
     "peak_rss_mib": ("peak resident memory of training", "mib"),
     "emissions_kg": ("emissions (kg CO2eq)", "number"),
 }

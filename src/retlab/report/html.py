@@ -22,6 +22,8 @@ TEMPLATE = """<!doctype html>
   table {{ border-collapse: collapse; margin: 12px 0; font-size: 13px; font-variant-numeric: tabular-nums; }}
   th, td {{ border: 1px solid #d0d7de; padding: 4px 10px; }}
   th {{ background: #f6f8fa; }}
+  td[style*="right"], td:first-child {{ white-space: nowrap; }}  /* a figure or a name is never broken */
+  table {{ display: block; max-width: 100%; overflow-x: auto; }}
   tr:nth-child(even) td {{ background: #fbfcfd; }}
   img {{ max-width: 100%; border: 1px solid #eaeef2; }}
   p:has(img) {{ display: flex; flex-wrap: wrap; gap: 12px; }}

@@ -38,9 +38,16 @@ def md_table(headers: list[str], rows: list[list]) -> str:
     def cell(value) -> str:
         return (value if isinstance(value, str) else f.show(value)).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["--:"] * (len(headers) - 1)) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    cells = [[cell(c) for c in row] for row in rows]
+    align = ["---"] + ["--:" if all(_numeric(r[i]) for r in cells) else "---" for i in range(1, len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
+
+
+def _numeric(text: str) -> bool:
+    """A cell to right-align: a figure (with its unit or spread) or the missing mark, not a name or a setting."""
+    return text == f.MISSING or bool(re.match(r"[-+]?[\d.,]+(?:\s|%|x|$|\s?\[)", text))
 
 
 def dotted(d: dict | None, key: str):
@@ -370,6 +377,10 @@ def as_score(v) -> dict | None:
 # ---------------------------------------------------------------------------------------------------- benchmarks
 
 BENCH_TITLES = {"infer": "Decoding benchmark", "train": "Training benchmark"}
+BENCH_HOW = {  # how to produce each benchmark (`retlab run` with bench.enabled runs the decoding one only)
+    "infer": "set `bench.enabled: true` for `retlab run`, or run `retlab bench infer`",
+    "train": "run `retlab bench train`",
+}
 MEMORY_NOTE = (
     "Memory, three figures named apart: **state** is what a decoder keeps between tokens (its KV cache or "
     "recurrent state, counted exactly from its tensors); **working memory of one step** is the peak tensor memory "
@@ -398,7 +409,7 @@ def bench_section(runs: list[Run], out_dir: Path, kind: str) -> str | NotRun:
         ]
         md += ["", *(image(p, out_dir, p.stem.replace("_", " ")) for p in bench_plots(result, folder)), ""]
     if not any_result:
-        return NotRun(title.lower(), f"run `retlab bench {kind}`, or set `bench.enabled: true`")
+        return NotRun(title.lower(), BENCH_HOW[kind])
     return "\n".join(md)
 
 
