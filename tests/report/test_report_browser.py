@@ -1,19 +1,24 @@
-"""The report as a reader's browser shows it: headless Chromium (Debian's `chromium`; .ci/run installs it) opens
-index.html and must make no network request, hit no JavaScript error and decode every image. The checker itself
-is shown to catch each of those on a page that has them."""
+"""The report as a reader's browser shows it: headless Chromium (Debian's `chromium`; .ci/run installs it and makes
+these tests required) opens index.html and must make no network request, hit no JavaScript error and decode every
+image. The checker itself is shown to catch each of those on a page that has them."""
 
+import os
 import re
 
 import pytest
 from chromium import CHROMIUM, Browser
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install -y --no-install-recommends chromium)"
-)
+MISSING = "chromium is not installed (apt-get install -y --no-install-recommends chromium)"
 
 
 @pytest.fixture(scope="module")
 def browser():
+    """Headless Chromium; the tests skip without one, except where RETLAB_REQUIRE_BROWSER=1 (CI) makes that a
+    failure."""
+    if CHROMIUM is None:
+        if os.environ.get("RETLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"RETLAB_REQUIRE_BROWSER=1 but {MISSING}")
+        pytest.skip(MISSING)
     with Browser() as b:
         yield b
 
