@@ -5,7 +5,7 @@ median [q1–q3] (the interquartile range over the interleaved rounds), every nu
 import re
 from collections.abc import Sequence
 
-from ..report.format import show
+from ..report.format import MISSING, show
 
 INFER_DECODE = [  # (key, header, kind of number: report/format.py); units are in the cells
     ("decoder", "decoder", None),
@@ -37,9 +37,10 @@ TRAIN = [
 
 
 def fmt(value, kind: str | None = None) -> str:
-    """A cell: a name as it is, a number or a spread (`median [q1–q3]`) in the format of its kind."""
+    """A cell: a name as it is, a number or a spread (`median [q1–q3]`) in the format of its kind; missing as
+    format.MISSING."""
     if value is None:
-        return "N/A"
+        return MISSING
     return str(value) if kind is None else show(value, kind)
 
 
