@@ -35,6 +35,11 @@ from retlab.report import palette
         (0.003, "setting", "0.003"),
         ([2, 4], "setting", "2, 4"),
         (True, "setting", "true"),
+        (
+            {"gpt2": {"n_inner": 96, "activation_function": "gelu"}},
+            "setting",
+            "{gpt2: {activation_function: gelu, n_inner: 96}}",
+        ),
         (None, "loss", "–"),
         (float("nan"), "percent", "–"),
     ],

@@ -135,6 +135,39 @@ def test_configuration_table_shows_the_values_each_model_used(run_dir, report):
     assert not any(key.startswith("tokenizer.") for key in table)
 
 
+def test_an_hf_contender_shows_its_fields_under_the_model_sections_names(tmp_path):
+    """An `hf:gpt2` export names its fields its own way (n_embd, n_head, n_inner, n_positions): the table reads
+    them through its spec, beside the native model's, and shows the run's model.hf_overrides."""
+    layout = RunLayout(tmp_path / "three")
+    write_arch(layout, "retnet", 0.0)
+    hf = layout.arch("hf:gpt2")
+    hf.best.mkdir(parents=True)
+    exported = {
+        "model_type": "gpt2",
+        "n_embd": 64,
+        "n_layer": 2,
+        "n_head": 4,
+        "n_inner": 96,
+        "n_positions": 32,
+    }
+    (hf.best / "config.json").write_text(json.dumps(exported | {"vocab_size": VOCAB}))
+    hf.metrics.write_text(json.dumps({"params": 140_000, "intermediate_size": 96}))
+    overrides = {"gpt2": {"activation_function": "gelu"}}
+    layout.config.write_text(
+        yaml.safe_dump({"compare": ["retnet", "hf:gpt2"], "model": {"hf_overrides": overrides}})
+    )
+    build_report(None, [str(layout.root)])
+    table = keyed(md_tables(sections((layout.report / "README.md").read_text())["Configurations"])[0])
+    hf_column = {k: v["hf:gpt2"] for k, v in table.items()}
+    assert hf_column["model.hidden_size"] == "64" and hf_column["model.num_heads"] == "4"
+    assert (
+        hf_column["model.intermediate_size"] == "96"
+        and hf_column["context (max_position_embeddings)"] == "32"
+    )
+    assert hf_column["model.value_dim"] == "–" and table["model.value_dim"]["retnet"] == "128"
+    assert hf_column["model.hf_overrides"] == "{gpt2: {activation_function: gelu}}"
+
+
 def test_metrics_table_is_metrics_json(run_dir, report):
     table = keyed(md_tables(sections(report[1])["Test metrics"])[0])
     for arch in ARCHS:

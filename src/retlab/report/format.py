@@ -20,6 +20,8 @@ import math
 import re
 from collections.abc import Callable
 
+import yaml
+
 MIB = 2**20
 MISSING = "–"
 
@@ -110,8 +112,8 @@ def setting(value) -> str:
         return f"{value:g}"
     if isinstance(value, list | tuple):
         return ", ".join(setting(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {setting(v)}" for k, v in value.items())
+    if isinstance(value, dict):  # model.hf_overrides, inline as YAML writes it
+        return yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
     return str(value)
 
 

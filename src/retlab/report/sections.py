@@ -7,14 +7,14 @@ eval/results.json, bench/*.json) and is shown through format.py; every model is 
 colour (palette.py)."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..bench import table as bench_table
 from ..bench.plots import bench_plots
 from ..bench.summary import crossover_text, train_headline
 from ..bench.timer import summarize
-from ..models.specs import BY_MODEL_TYPE, SHARED_FIELDS
+from ..models.specs import SHARED_FIELDS, DataShape, spec_for
 from . import format as f
 from .palette import arch_of
 from .plots import Model, loss_curves, mqar_plot, position_loss_plot
@@ -91,6 +91,7 @@ MODEL_FIELDS = (  # fields of the exports' config.json, in table order (those of
     "dropout",
 )
 RUN_SETTINGS = (  # config.yaml keys, in table order (keys a run does not set are left out)
+    "model.hf_overrides",
     "data.source",
     "data.name",
     "data.path",
@@ -126,11 +127,12 @@ def configs_section(runs: list[Run], out_dir: Path) -> str | NotRun:
         values = [_model_field(exported, metrics, field) for _, _, exported, metrics in columns]
         rows.append([f"model.{field}"] + [f.setting(v) for v in values])
     rows.append(
-        ["vocabulary (tokens)"] + [f.setting(exported.get("vocab_size")) for _, _, exported, _ in columns]
+        ["vocabulary (tokens)"]
+        + [f.setting(_model_field(exported, {}, "vocab_size")) for *_, exported, _ in columns]
     )
     rows.append(
         ["context (max_position_embeddings)"]
-        + [f.setting(exported.get("max_position_embeddings")) for _, _, exported, _ in columns]
+        + [f.setting(_model_field(exported, {}, "max_position_embeddings")) for *_, exported, _ in columns]
     )
     configs = {run.name: run.config() or {} for run in runs}
     source = {run.name: dotted(configs[run.name], "data.source") for run in runs}
@@ -148,12 +150,17 @@ def configs_section(runs: list[Run], out_dir: Path) -> str | NotRun:
 
 
 def _model_field(exported: dict, metrics: dict, field: str):
-    spec = BY_MODEL_TYPE.get(exported.get("model_type"))
-    if spec is not None and field not in (*SHARED_FIELDS, "intermediate_size", *spec.model_fields):
-        return None  # the architecture has no such field
-    if field == "intermediate_size" and field not in exported:
-        return metrics.get(field)
-    return exported.get(field)
+    """`field` of the `model` section as the export holds it, read through its architecture's spec (an `hf:` type
+    names its fields its own way); None where the architecture has no such field."""
+    try:
+        spec = spec_for(exported)
+    except ValueError:  # not a model type retlab knows: the keys as they are
+        return exported.get(field)
+    taken = (*SHARED_FIELDS, "intermediate_size", *spec.model_fields, *(d.name for d in fields(DataShape)))
+    if not spec.is_hf and field not in taken:
+        return None
+    value = spec.read(exported, field)
+    return metrics.get(field) if value is None and field == "intermediate_size" else value
 
 
 def _labels(found) -> list[str]:
