@@ -32,10 +32,11 @@ import yaml
 
 from ..sweep.stats import evaluate_models, summarize
 from ..utils.files import atomic_write_text, read_json
+from .palette import color
 
 ARCHS = ("retnet", "transformer")
 NAMES = {"retnet": "RetNet", "transformer": "Transformer++"}
-COLORS = {"retnet": "C0", "transformer": "C1"}
+COLORS = {arch: color(arch) for arch in ("retnet", "transformer")}  # palette.py: one colour per architecture
 TRIAL_FIELDS = ["trial_id", "arch", "seed"]
 METRIC_FIELDS = ["params", "tokens", "wall_time_s", "train_tokens_per_s"]
 CURVE_KEYS = ("train/loss", "val/loss", "val/mqar_accuracy")
