@@ -264,6 +264,7 @@ def run_command(name: str, args: list[str]) -> int:
             resolve_target(name, COMMANDS[name].check)(cfg)
         print(f"retlab {name}: config and inputs check out (nothing was written)")
         return 0
+    quiet_library_progress()
     fn = resolve_target(name)
     call = COMMANDS[name].call
     if call == "runs":
@@ -293,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"retlab {__version__}")
         return 0
-    quiet_library_progress()
     try:
         name, rest = _command_name(argv)
         return run_command(name, rest)
