@@ -9,9 +9,9 @@ context, the targets of issues 6 and 16, and ends with one JSON line. Results go
 machine) is shown again, not re-measured, unless `--force`. Takes retlab's own flags (`--config FILE`,
 `--section.field VALUE`), `--quick` and `--profile DECODER:CONTEXT` (torch.profiler's table of decode steps).
 
-    .venv/bin/python benchmarks/bench_infer.py --train.num_threads 1         # contexts 512..16k, batch 1 and 8
+    .venv/bin/python benchmarks/bench_infer.py --num_threads 1         # contexts 512..16k, batch 1 and 8
     .venv/bin/python benchmarks/bench_infer.py --quick                       # contexts 512 2048, batch 1
-    .venv/bin/python benchmarks/bench_infer.py --profile transformer-dynamic:4096 --train.num_threads 1
+    .venv/bin/python benchmarks/bench_infer.py --profile transformer-dynamic:4096 --num_threads 1
     .venv/bin/python benchmarks/bench_infer.py --bench.device cuda --bench.dtype bfloat16 \\
         --bench.contexts 1024,4096,16384
 

@@ -9,7 +9,7 @@ import yaml
 from cli_helpers import run
 from retlab import cli
 from retlab.config import RetlabConfig
-from retlab.config.loader import load_config
+from retlab.config.loader import load_config, with_absolute_paths
 
 
 def test_top_level_help_lists_every_command_quickly():
@@ -64,7 +64,9 @@ def test_print_config_resolves_yaml_and_overrides(tmp_path, capsys):
     printed = yaml.safe_load(out)
     assert printed["train"]["lr"] == 3e-4 and printed["train"]["batch_size"] == 4
     (tmp_path / "p.yaml").write_text(out)
-    assert load_config(tmp_path / "p.yaml") == load_config(tmp_path / "c.yaml", {"train.lr": 3e-4})
+    assert load_config(tmp_path / "p.yaml") == with_absolute_paths(
+        load_config(tmp_path / "c.yaml", {"train.lr": 3e-4})
+    )
 
 
 def test_dispatch_passes_config_force_prompts_and_runs(tmp_path, capsys, monkeypatch):

@@ -64,7 +64,7 @@ def tiny(tmp_path_factory) -> list[str]:
         "--model.num_heads", "2",
         "--train.max_steps", "4",
         "--train.val_check_interval", "2",
-        "--train.num_threads", "1",
+        "--num_threads", "1",
         "--eval.limit", "2",
         "--eval.device", "cpu",
         "--generate.max_new_tokens", "8",

@@ -1,18 +1,26 @@
 """`retlab`: a thin command line over the stage functions. Parses the config, saves it, dispatches.
 
-Stage modules are imported only when their command runs, so `retlab --help` stays fast and a missing optional
-dependency is reported for the one command that needs it."""
+It follows LightningCLI's conventions: `-c/--config FILE` (repeatable, merged in order), `--section.field VALUE`
+overrides, `--field+ VALUE` appends to a list, `--print_config[=comments]` prints the resolved config as
+block-style YAML, and `retlab <command> --help` lists the config sections that command reads.
+
+Stage modules (and with them torch, transformers and Lightning) are imported only when their command runs, so
+`--help` and `--print_config` are instant and a missing optional dependency is reported for the one command that
+needs it."""
 
 import difflib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 
 from .errors import RetlabError
 
-USAGE = "retlab <command> [--config FILE] [--section.field VALUE ...] [--print_config] [--check] [--force]"
+USAGE = "retlab <command> [-c FILE ...] [--section.field VALUE ...] [--print_config] [--check] [--force]"
+
+# Top-level fields every command reads; the commands' `reads` add sections (or other top-level fields).
+COMMON = ("name", "output_dir", "seed", "num_threads")
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,8 @@ class Command:
     check: str | None = None
     """`module:function(cfg)` that checks everything the command will read before it writes (for --check; the
     stage runs the same checks itself)."""
+    reads: tuple[str, ...] = COMMON
+    """The config sections and top-level fields the command reads: the ones its `--help` lists."""
 
 
 COMMANDS: dict[str, Command] = {
@@ -35,33 +45,39 @@ COMMANDS: dict[str, Command] = {
         "retlab.data.download:download",
         "Fetch the dataset (Hub or local files) into train/validation/test (streaming: validation, test).",
         check="retlab.data.preflight:check_corpus",
+        reads=COMMON + ("data",),
     ),
     "data tokenizer": Command(
         "retlab.data.tokenizer:train_tokenizer",
         "Train the byte-level BPE on the train split (or copy in tokenizer.path).",
         check="retlab.data.preflight:check_corpus",
+        reads=COMMON + ("data", "tokenizer"),
     ),
     "data tokenize": Command(
         "retlab.data.tokenize:tokenize",
         "Tokenize and pack every split into blocks of seq_len + 1 (MQAR: generate it).",
         check="retlab.data.preflight:check_corpus",
+        reads=COMMON + ("data", "tokenizer"),
     ),
     "train": Command(
         "retlab.training.train:train",
         "Train one architecture (model.arch) and test its best checkpoint.",
         check="retlab.training.train:preflight",
+        reads=COMMON + ("compare", "data", "tokenizer", "model", "train"),
     ),
     "run": Command(
         "retlab.pipeline:run",
         "Everything: data, train each architecture in `compare`, evaluate, report.",
         saves=None,
         check="retlab.pipeline:preflight",
+        reads=COMMON + ("compare", "data", "tokenizer", "model", "train", "eval", "generate", "bench"),
     ),
     "eval": Command(
         "retlab.evaluation.evaluate:evaluate",
         "Perplexity, lm-eval tasks and MQAR accuracy of trained models.",
         saves="eval",
         check="retlab.evaluation.evaluate:preflight",
+        reads=COMMON + ("compare", "data", "tokenizer", "eval", "generate"),
     ),
     "generate": Command(
         "retlab.evaluation.generate:generate",
@@ -69,22 +85,26 @@ COMMANDS: dict[str, Command] = {
         "plain",
         None,
         check="retlab.evaluation.generate:preflight",
+        reads=COMMON + ("compare", "generate"),
     ),
     "bench infer": Command(
         "retlab.bench.infer:bench_infer",
         "Decoding speed and memory versus context: RetNet, Transformer with dynamic and static KV cache.",
         saves="bench",
+        reads=COMMON + ("compare", "data", "tokenizer", "model", "bench"),
     ),
     "bench train": Command(
         "retlab.bench.train:bench_train",
         "Training-step speed and memory versus sequence length.",
         saves="bench",
+        reads=COMMON + ("compare", "data", "tokenizer", "model", "bench"),
     ),
     "report": Command(
         "retlab.report.report:build_report",
         "HTML and Markdown report comparing runs: retlab report RUN [RUN ...].",
         "runs",
         None,
+        reads=(),
     ),
     "sweep": Command(
         "retlab.sweep.run:sweep",
@@ -92,9 +112,27 @@ COMMANDS: dict[str, Command] = {
         "force",
         None,
         check="retlab.sweep.run:preflight",
+        reads=COMMON + ("compare", "data", "tokenizer", "model", "train", "eval", "sweep"),
     ),
 }
 GROUPS = {name.split()[0] for name in COMMANDS if " " in name}  # data, bench
+
+
+OPTIONS = (  # (flag, help) of the options every command takes, as both help texts show them
+    (
+        "-c, --config FILE",
+        "YAML config (configs/template.yaml has every field); repeatable: later files merge "
+        "over earlier ones; its relative paths are relative to its folder",
+    ),
+    ("--section.field VALUE", "override one field, e.g. --train.lr 3e-4 (beats the config files)"),
+    ("--section.field+ VALUE", "append to a list field, e.g. --compare+ transformer"),
+    (
+        "--print_config[=comments]",
+        "print the resolved config (block-style YAML; with each field's meaning as comments) and exit",
+    ),
+    ("--check", "check the config and every input the command would use; write nothing"),
+    ("--force", "rerun stages that are up to date"),
+)
 
 
 def top_help() -> str:
@@ -108,13 +146,9 @@ def top_help() -> str:
         *(f"  {name:<{width}}{c.help}" for name, c in COMMANDS.items()),
         "",
         "options of every command:",
-        "  --config FILE          YAML config (see configs/template.yaml); fields left out keep their defaults",
-        "  --section.field VALUE  override one field, e.g. --train.lr 3e-4 (beats the YAML file)",
-        "  --print_config         print the fully resolved config and exit",
-        "  --check                check the config and every input the command would use; write nothing",
-        "  --force                rerun stages that are up to date",
+        *(f"  {flag:<25}{text}" for flag, text in OPTIONS),
         "",
-        "`retlab <command> --help` lists every config field with its meaning.",
+        "`retlab <command> --help` lists the config fields the command reads, with their meaning.",
     ]
     return "\n".join(lines)
 
@@ -134,8 +168,9 @@ def _command_name(argv: list[str]) -> tuple[str, list[str]]:
 
 @dataclass
 class Invocation:
-    config: str | None = None
-    print_config: bool = False
+    configs: list[str] = field(default_factory=list)
+    print_config: str | None = None
+    """None, "" (plain YAML) or "comments"."""
     check: bool = False
     force: bool = False
     help: bool = False
@@ -153,20 +188,22 @@ def parse_invocation(name: str, args: list[str]) -> Invocation:
         key, eq, inline = arg.partition("=")
         if arg in ("-h", "--help"):
             inv.help = True
-        elif arg in ("--print_config", "--print-config"):
-            inv.print_config = True
+        elif key in ("--print_config", "--print-config"):
+            if inline not in ("", "comments"):
+                raise RetlabError(f"{key}: unknown variant '{inline}' (use {key} or {key}=comments)")
+            inv.print_config = inline
         elif arg == "--force":
             inv.force = True
         elif arg == "--check":
             inv.check = True
-        elif key.startswith("--"):  # --config, --prompt or an override
+        elif key.startswith("--") or key == "-c":  # --config, --prompt or an override
             if not eq:
                 if i + 1 >= len(args) or args[i + 1].startswith("--"):
                     raise RetlabError(f"{key}: needs a value (e.g. {key} VALUE)")
                 i += 1
                 inline = args[i]
-            if key == "--config":
-                inv.config = inline
+            if key in ("-c", "--config"):
+                inv.configs.append(inline)
             elif key == "--prompt" and name == "generate":
                 inv.prompts = (inv.prompts or []) + [inline]
             else:
@@ -180,38 +217,61 @@ def parse_invocation(name: str, args: list[str]) -> Invocation:
 
 
 def command_help(name: str) -> str:
-    """`retlab <command> --help`: the command's options and every config field with its docstring."""
-    from jsonargparse import ArgumentParser, set_parsing_settings
+    """`retlab <command> --help`: the command's options, then the config fields it reads, one group per section,
+    each with its docstring, type and default (argparse's layout; no jsonargparse, so it is instant)."""
+    import argparse
 
     from .config import RetlabConfig
+    from .config.schema import field_docs, hints, is_section
 
-    set_parsing_settings(docstring_parse_attribute_docstrings=True)
     cmd = COMMANDS[name]
     runs = " RUN [RUN ...]" if name == "report" else ""
-    parser = ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog=f"retlab {name}",
-        usage=f"retlab {name}{runs} [--config FILE] [--section.field VALUE ...]",
+        usage=f"retlab {name}{runs} [-c FILE ...] [--section.field VALUE ...]",
         description=cmd.help,
+        add_help=False,
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML config; fields left out keep their defaults.")
-    parser.add_argument(
-        "--print_config", action="store_true", help="Print the fully resolved config and exit."
-    )
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="Check the config and every input the command would use; write nothing.",
-    )
-    parser.add_argument("--force", action="store_true", help="Rerun stages even when they are up to date.")
+    options = parser.add_argument_group("options")
+    options.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    for flag, text in OPTIONS:
+        flags, _, metavar = flag.partition(" ")
+        if flags.endswith("]"):  # --print_config[=comments]
+            flags, _, variant = flags[:-1].partition("[=")
+            options.add_argument(flags, nargs="?", metavar=variant, help=text)
+        elif metavar:
+            options.add_argument(*flags.split(", "), metavar=metavar, help=text)
+        else:
+            options.add_argument(flags, action="store_true", help=text)
     if name == "generate":
-        parser.add_argument(
-            "--prompt",
-            metavar="TEXT",
-            action="append",
-            help="A prompt (repeatable); replaces generate.prompts.",
+        options.add_argument(
+            "--prompt", metavar="TEXT", help="a prompt (repeatable); replaces generate.prompts"
         )
-    parser.add_class_arguments(RetlabConfig, nested_key=None, as_group=False)
+    defaults, docs = RetlabConfig(), field_docs(RetlabConfig)
+    top = [n for n in cmd.reads if not is_section(hints(RetlabConfig)[n])]
+    if top:
+        _add_fields(parser.add_argument_group("run"), RetlabConfig, defaults, "", top)
+    for section in (n for n in cmd.reads if n not in top):
+        group = parser.add_argument_group(section, docs.get(section))
+        _add_fields(group, hints(RetlabConfig)[section], getattr(defaults, section), f"{section}.")
     return parser.format_help()
+
+
+def _add_fields(group, cls, defaults, prefix: str, only: list[str] | None = None) -> None:
+    """One `--prefix.field` per field of the dataclass `cls` (nested sections flattened), help from its docstring."""
+    from .config.schema import describe_type, field_docs, hints, is_section
+
+    docs = field_docs(cls)
+    for fname, tp in hints(cls).items():
+        if only is not None and fname not in only:
+            continue
+        if is_section(tp):
+            _add_fields(group, tp, getattr(defaults, fname), f"{prefix}{fname}.")
+            continue
+        default = getattr(defaults, fname)
+        plus = "; --field+ appends" if describe_type(tp).startswith("a list") else ""
+        text = f"{docs.get(fname, '')} (type: {describe_type(tp)}; default: {default!r}{plus})"
+        group.add_argument(f"--{prefix}{fname}", metavar=fname.upper(), help=text.replace("%", "%%"))
 
 
 def resolve_target(name: str, target: str | None = None):
@@ -249,9 +309,9 @@ def run_command(name: str, args: list[str]) -> int:
     overrides = list(inv.overrides)
     if inv.prompts:
         overrides += ["--generate.prompts", json.dumps(inv.prompts)]
-    cfg = load_config(inv.config, overrides)
-    if inv.print_config:
-        print(dump_yaml(cfg), end="")
+    cfg = load_config(inv.configs, overrides)
+    if inv.print_config is not None:
+        print(dump_yaml(cfg, comments=inv.print_config == "comments"), end="")
         return 0
     if name == "report" and not inv.positionals:
         raise RetlabError("report: needs one or more run folders (retlab report runs/a runs/b)")
@@ -265,6 +325,10 @@ def run_command(name: str, args: list[str]) -> int:
         print(f"retlab {name}: config and inputs check out (nothing was written)")
         return 0
     quiet_library_progress()
+    if cfg.num_threads:
+        from .utils.device import use_threads
+
+        use_threads(cfg.num_threads)
     fn = resolve_target(name)
     call = COMMANDS[name].call
     if call == "runs":

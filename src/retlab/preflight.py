@@ -73,7 +73,7 @@ def check_trainer(t) -> int:
     """Reject, now, every `train` value Lightning would only reject when the Trainer is built; returns the number
     of processes the Trainer will run (devices x nodes, as Lightning resolves them). When Lightning refuses, the
     field named is the first one whose addition makes it refuse."""
-    if t.precision == "16-mixed":
+    if str(t.precision) in ("16", "16-mixed"):  # Lightning takes 16 for 16-mixed
         import torch
 
         if not torch.cuda.is_available():
@@ -92,9 +92,28 @@ def check_trainer(t) -> int:
             field, failure = name, error
             break
     value = getattr(t, field)
+    if field == "precision" and str(value) not in lightning_precisions():
+        raise ConfigError(
+            "train.precision",
+            f"Lightning does not know {value!r}",
+            "use one of " + ", ".join(lightning_precisions()),
+        ) from None
     raise ConfigError(
         f"train.{field}", f"Lightning rejects {value!r}: {_short(failure)}", _TRAINER_FIXES[field]
     ) from None
+
+
+def lightning_precisions() -> list[str]:
+    """Every precision value Lightning's Trainer accepts, as Lightning itself lists them."""
+    import typing
+
+    from lightning.fabric.connector import _PRECISION_INPUT
+
+    def flatten(tp) -> list:
+        args = typing.get_args(tp)
+        return [v for a in args for v in flatten(a)] if args else [tp]
+
+    return list(dict.fromkeys(str(v) for v in flatten(_PRECISION_INPUT)))
 
 
 def check_output_dir(cfg) -> None:

@@ -164,7 +164,7 @@ def test_a_cached_result_is_not_measured_again_nor_rewritten(tiny_cfg, monkeypat
 def test_torchscale_archs_are_skipped_with_a_note_and_threads_follow_the_config(tiny_cfg):
     import torch
 
-    over = {"bench.contexts": [16], "bench.batch_sizes": [1], "train.num_threads": 1}
+    over = {"bench.contexts": [16], "bench.batch_sizes": [1], "num_threads": 1}
     cfg = tiny_cfg(("transformer", "torchscale-transformer"), **over)
     threads = torch.get_num_threads()
     try:

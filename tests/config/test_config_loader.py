@@ -17,6 +17,7 @@ from retlab.config.loader import (
     save_config,
     template_yaml,
     validate,
+    with_absolute_paths,
 )
 from retlab.errors import ConfigError
 
@@ -103,7 +104,9 @@ def test_save_load_round_trip(tmp_path):
     )
     save_config(cfg, tmp_path / "run" / "config.yaml")
     again = load_config(tmp_path / "run" / "config.yaml")
-    assert again == cfg and config_to_dict(again)["sweep"]["grid"] == {"train.lr": [1, 2]}
+    assert again == with_absolute_paths(cfg) and config_to_dict(again)["sweep"]["grid"] == {
+        "train.lr": [1, 2]
+    }
 
 
 def test_malformed_yaml_names_line(tmp_path):

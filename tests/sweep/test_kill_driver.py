@@ -43,8 +43,8 @@ CONFIG = {
         "every_n_train_steps": 3,
         "log_every_n_steps": 1,
         "accelerator": "cpu",
-        "num_threads": 1,
     },
+    "num_threads": 1,
     "bench": {"enabled": False},
     "sweep": {
         "grid": {"train.lr": [0.003]},

@@ -109,7 +109,7 @@ TINY_MQAR = [
     "1",
     "--train.accelerator",
     "cpu",
-    "--train.num_threads",
+    "--num_threads",
     "1",
     "--bench.enabled",
     "false",

@@ -24,8 +24,9 @@ import torch
 
 from ..models.decoding import Decoder
 from ..models.specs import spec_for, spec_of
+from ..utils.device import use_threads
 from .flops import decode_flops_per_token, mfu
-from .machine import machine_description, use_threads
+from .machine import machine_description
 from .memory import (
     MIB,
     analytic_cache_bytes,
@@ -288,7 +289,7 @@ def profile_decode(cfg, decoder: str, context: int, steps: int = 16) -> str:
 
     from ..errors import ConfigError
 
-    use_threads(cfg)
+    use_threads(cfg.num_threads)  # part of the machine description, hence of the fingerprint
     device, dtype = bench_device(cfg), bench_dtype(cfg)
     archs = [a for a in bench_archs(cfg) if spec_of(a).cache != "none"]
     models = bench_configs(cfg, archs, context + steps + 8)

@@ -10,13 +10,6 @@ from pathlib import Path
 import torch
 
 
-def use_threads(cfg) -> None:
-    """Benchmarks run on `train.num_threads` intra-op threads when it is set, as training does (the count is part
-    of the machine description, hence of the fingerprint)."""
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-
-
 def machine_description(device: torch.device) -> dict:
     """What the figures depend on: processor, cores and threads, memory, GPU, and the library versions."""
     import transformers

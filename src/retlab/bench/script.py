@@ -12,7 +12,7 @@ from ..errors import RetlabError
 
 def script_config(argv: list[str], defaults: dict, quick: dict, doc: str) -> RetlabConfig:
     """The config a benchmark script runs with; `--help` prints the script's docstring `doc`. (The benchmark
-    applies `train.num_threads`.)"""
+    applies `num_threads`.)"""
     args = list(argv)
     if "-h" in args or "--help" in args:
         print(doc.strip() + "\n\nEvery config field is a flag: `retlab bench train --help` lists them.")

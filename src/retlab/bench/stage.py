@@ -19,11 +19,12 @@ def bench_stage(cfg, kind: str, settings: dict, models: list, force: bool, measu
     kind's own entries) framed by what every result records: the machine, when, the load on it, the peak FLOP/s MFU
     is measured against, the settings (the kind's own and the shared ones) and the models. Printed either way;
     plots drawn (for a stored result only those missing)."""
+    from ..utils.device import use_threads
     from .flops import device_peak
-    from .machine import load_average, machine_description, use_threads
+    from .machine import load_average, machine_description
     from .models import bench_device, bench_dtype
 
-    use_threads(cfg)
+    use_threads(cfg.num_threads)  # part of the machine description, hence of the fingerprint
     device, dtype, b = bench_device(cfg), bench_dtype(cfg), cfg.bench
     settings = settings | {"dtype": b.dtype, "gemm_size": b.gemm_size, "memory_limit_gib": b.memory_limit_gib}
     out_dir = RunLayout.of(cfg).bench

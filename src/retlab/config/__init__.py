@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .bench import BenchConfig
-from .checks import Problem, arch_problems, require
+from .checks import Problem, arch_problems, path_field, require
 from .data import DataConfig, MQARConfig, TokenizerConfig
 from .evaluation import EvalConfig, GenerateConfig
 from .model import ModelConfig
@@ -20,10 +20,13 @@ class RetlabConfig:
 
     name: str = "quickstart"
     """Run name; outputs go to `<output_dir>/<name>/`."""
-    output_dir: str = "runs"
+    output_dir: str = path_field("runs", kind="output")
     """Parent folder of run folders."""
     seed: int = 0
     """Seed for data splits, initialisation, data order and sampling."""
+    num_threads: int | None = None
+    """torch intra-op threads of every command (training, evaluation, generation, benchmarks; default: torch's,
+    one per core). Tiny models run fastest on 1; on a shared CPU a second thread can make each step 8x slower."""
     compare: list[str] = field(default_factory=lambda: ["retnet", "transformer"])
     """Architectures `retlab run` trains and compares (parameter-matched to the first)."""
     data: DataConfig = field(default_factory=DataConfig)
@@ -54,6 +57,12 @@ class RetlabConfig:
         bad += require(
             0 <= self.seed < 2**32, "seed", f"must be in [0, 2^32), got {self.seed}", "use e.g. 0"
         )  # numpy's seeding range
+        bad += require(
+            self.num_threads is None or self.num_threads >= 1,
+            "num_threads",
+            f"must be >= 1, got {self.num_threads}",
+            "or null for torch's default",
+        )
         bad += arch_problems(self.compare, "compare")
         for f in dataclasses.fields(self):
             check = getattr(getattr(self, f.name), "problems", None)  # a section; nested ones are its own

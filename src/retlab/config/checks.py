@@ -1,12 +1,24 @@
-"""What the sections' `problems()` methods share. A problem is a (field, problem, fix) tuple; the loader
-reports every one of them at once, in one line."""
+"""What the config sections share: the helpers of their `problems()` methods (a problem is a (field, problem, fix)
+tuple; the loader reports every one of them at once, in one line), and the marker of their path fields."""
 
+import dataclasses
 import re
 from typing import Any
 
 Problem = tuple[str, str, str]
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def path_field(default: Any = None, *, kind: str = "input", factory: Any = None) -> Any:
+    """A dataclass field that holds a path (or a list of paths); `retlab.paths` says how each `kind` is read:
+    `input` (a file or folder to read: relative in a config file means relative to that file's folder), `name`
+    (an input or a name such as a Hub id or `auto`), `output` (where results go: relative to the current
+    directory, as Lightning's default_root_dir)."""
+    meta = {"path": kind}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 def require(ok: bool, field: str, problem: str, fix: str) -> list[Problem]:

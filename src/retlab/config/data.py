@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .checks import Problem, non_negative, positive, require
+from .checks import Problem, non_negative, path_field, positive, require
 
 MQAR_RESERVED_IDS = 4
 """MQAR ids below this are special (pad=0, bos=1, eos=2, 3 unused) and never appear in examples."""
@@ -67,19 +67,19 @@ class DataConfig:
 
     source: Literal["mqar", "hub", "local"] = "mqar"
     """`mqar` (built-in synthetic task), `hub` (a Hugging Face dataset by name) or `local` (files under `path`)."""
-    name: str | None = None
+    name: str | None = path_field(kind="name")
     """Hub dataset name, e.g. `wikitext` or `allenai/c4`, or a local dataset folder loaded the same way (its splits
     from its file names, e.g. train.jsonl and validation.jsonl) (source: hub)."""
     subset: str | None = None
     """Hub dataset configuration, e.g. `wikitext-103-raw-v1` (source: hub)."""
     text_field: str = "text"
     """Field that holds the text in Hub, JSON, JSONL and Parquet records."""
-    path: list[str] = field(default_factory=list)
+    path: list[str] = path_field(factory=list)
     """Local files or globs (source: local): .jsonl/.json/.parquet records, any other file plain text (all read
     through `datasets`' streaming builders); split by `splits` unless `val_path` and `test_path` give those splits."""
-    val_path: list[str] = field(default_factory=list)
+    val_path: list[str] = path_field(factory=list)
     """Local files of the validation split (source: local; default: carved from `path` by `splits`)."""
-    test_path: list[str] = field(default_factory=list)
+    test_path: list[str] = path_field(factory=list)
     """Local files of the test split (source: local; default: carved from `path` by `splits`)."""
     document: Literal["line", "paragraph", "file"] = "paragraph"
     """How local text files split into documents: one per line, per blank-line-separated paragraph, or per file."""
@@ -177,7 +177,7 @@ class TokenizerConfig:
 
     vocab_size: int = 8192
     """Vocabulary size of the trained BPE, special tokens included."""
-    path: str | None = None
+    path: str | None = path_field(kind="name")
     """An existing Hugging Face tokenizer (directory or Hub name) to use instead of training one."""
     min_frequency: int = 2
     """Minimum pair frequency for a BPE merge."""

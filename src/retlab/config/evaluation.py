@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .checks import Problem, device_problems, non_negative, positive, require
+from .checks import Problem, device_problems, non_negative, path_field, positive, require
 
 
 @dataclass
@@ -20,7 +20,7 @@ class EvalConfig:
     """Evaluate at most this many examples per task."""
     batch_size: int = 8
     """Evaluation batch size."""
-    data_dir: str | None = None
+    data_dir: str | None = path_field()
     """Local task data in the layout of shared/data/eval (wikitext reads wikitext/wiki.test.raw there, else
     ../corpora/wikitext-2-raw/); unset: the harness's own Hub tasks (needs the Hub or its cache)."""
     stride: int | None = None
@@ -54,7 +54,7 @@ class EvalConfig:
 class GenerateConfig:
     """Text generation for `retlab generate`; sampling is seeded by the top-level `seed`."""
 
-    model: str | None = None
+    model: str | None = path_field()
     """Run folder or export directory (default: the run's first architecture, best checkpoint)."""
     prompts: list[str] = field(default_factory=lambda: ["Once upon a time"])
     """Prompts to continue (the original study's input_starting_strings)."""

@@ -1,8 +1,9 @@
 """Load, check, save and document retlab configs: this module parses, merges and reports; each config section
 checks its own fields (`problems()`), and `schema` knows the fields.
 
-Precedence: dataclass defaults (or a `base` config) < YAML file < overrides (a dict of dotted keys, or CLI-style
-`--train.lr 3e-4`). Every problem with user input becomes one `ConfigError` line that names the field and the fix.
+Precedence: dataclass defaults (or a `base` config) < YAML files, merged in order < overrides (a dict of dotted
+keys, or CLI-style `--train.lr 3e-4`, where `--compare+ gla` appends to a list). Relative paths in a file are
+relative to its folder, on the command line to the current directory (`retlab.paths`). Every problem with user input becomes one `ConfigError` line that names the field and the fix.
 
 Values are typed once, by jsonargparse over the dataclasses, for every way a config is made: the CLI, YAML files,
 dict overrides, and each sweep point (`load_config(base=..., overrides=point)`)."""
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .. import paths
 from ..errors import ConfigError, first_line
 from ..layout import RunLayout
 from ..utils.files import atomic_write_text
@@ -25,11 +27,14 @@ from . import RetlabConfig
 from .schema import (  # noqa: F401  (field_docs, ORIGINAL_STUDY_KEYS, template_yaml: re-exported)
     ORIGINAL_STUDY_KEYS,
     all_keys,
+    block_yaml,
+    commented_lines,
     describe_type,
     field_docs,
     hints,
     is_section,
     leaf_fields,
+    path_fields,
     suggest,
     template_yaml,
 )
@@ -104,6 +109,29 @@ def _wrap_scalars(data: dict, prefix: str = "") -> None:
             data[key] = [value]
 
 
+def _map_paths(data: dict, fn, prefix: str = "") -> None:
+    """Apply `fn(value, kind)` to every path given in the nested dict `data` (lists item by item)."""
+    fields = path_fields()
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted not in fields:
+            _map_paths(value, fn, dotted + ".")
+        elif dotted in fields and isinstance(value, str):
+            data[key] = fn(value, fields[dotted])
+        elif dotted in fields and isinstance(value, list):
+            data[key] = [fn(v, fields[dotted]) if isinstance(v, str) else v for v in value]
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A config file's values, keys checked, with its relative paths made relative to its folder."""
+    data = read_yaml(path)
+    check_keys(data)
+    _wrap_scalars(data)
+    folder = Path(path).parent
+    _map_paths(data, lambda value, kind: paths.resolve_in(value, folder, kind))
+    return data
+
+
 def set_dotted(data: dict, key: str, value: Any) -> None:
     """Set `a.b.c` in nested dicts; a mapping given for a section is merged into it, not swapped for it."""
     *parents, leaf = key.split(".")
@@ -131,13 +159,13 @@ def _flags(args: list[str]) -> list[str]:
 
 
 def _listify(args: list[str]) -> list[str]:
-    """`--data.path a.txt,b.txt` -> `--data.path ["a.txt", "b.txt"]` for list fields given without brackets.
-    `--key=value` is split into `--key value` first."""
+    """`--data.path a.txt,b.txt` -> `--data.path ["a.txt", "b.txt"]` for list fields given without brackets
+    (`--compare+ gla` too). `--key=value` is split into `--key value` first."""
     fields, out = leaf_fields(), []
     for arg in args:
         out += arg.split("=", 1) if arg.startswith("--") and "=" in arg else [arg]
     for i, arg in enumerate(out[:-1]):
-        key = arg[2:] if arg.startswith("--") else None
+        key = arg[2:].removesuffix("+") if arg.startswith("--") else None
         value = out[i + 1]
         if key in fields and typing.get_origin(fields[key]) is list and not value.lstrip().startswith("["):
             out[i + 1] = json.dumps([v.strip() for v in value.split(",")])
@@ -145,10 +173,49 @@ def _listify(args: list[str]) -> list[str]:
 
 
 def check_cli_args(args: list[str]) -> None:
-    valid = all_keys()
+    valid, fields = all_keys(), leaf_fields()
     for key in _flags(args):
-        if key not in valid:
+        if key.endswith("+"):
+            tp = fields.get(key[:-1])
+            if tp is None or typing.get_origin(tp) is not list:
+                what = "not a list field" if key[:-1] in valid else "unknown option"
+                raise ConfigError(f"--{key}", f"{what}: `+` appends to a list", suggest(key[:-1], flag=True))
+        elif key not in valid:
             raise ConfigError(f"--{key}", "unknown option", suggest(key, flag=True))
+
+
+def _chunks(cli: list[str]) -> list[tuple[str | None, list[str]]]:
+    """`--key value` pairs in order, cut at each `--key+ value`: [(None, plain pairs), (key, [value]), ...]."""
+    chunks: list[tuple[str | None, list[str]]] = [(None, [])]
+    for flag, value in zip(cli[::2], cli[1::2], strict=False):
+        if flag.endswith("+"):
+            chunks += [(flag[2:-1], [value]), (None, [])]
+        else:
+            chunks[-1][1].extend([flag, value])
+    if len(cli) % 2:  # a flag without its value: jsonargparse words the error
+        chunks[-1][1].append(cli[-1])
+    return [c for c in chunks if c[0] or c[1]]
+
+
+def _get(data: dict, key: str) -> Any:
+    for part in key.split("."):
+        data = data[part]
+    return data
+
+
+def apply_cli(given: dict, cli: list[str], base: RetlabConfig | None) -> dict:
+    """The typed values of `given` (nested) updated by `cli` in order: `--key value` replaces, `--key+ value`
+    appends to the value so far (the files', else the base's or default)."""
+    for key, args in _chunks(cli):
+        if key is None:
+            merge(given, parse({}, args, "command line"))
+            continue
+        try:
+            current = list(_get(given, key))
+        except KeyError:
+            current = list(operator.attrgetter(key)(base if base is not None else RetlabConfig()))
+        set_dotted(given, key, current + _get(parse({}, [f"--{key}", *args], "command line"), key))
+    return given
 
 
 # ---------------------------------------------------------------- parsing
@@ -156,10 +223,10 @@ def check_cli_args(args: list[str]) -> None:
 
 @cache
 def config_parser():
-    """jsonargparse parser over every config field (types, defaults; field docstrings are its help text)."""
-    from jsonargparse import ArgumentParser, set_parsing_settings
+    """jsonargparse parser over every config field: it types the values (the help text is `cli.command_help`'s,
+    from the same docstrings)."""
+    from jsonargparse import ArgumentParser
 
-    set_parsing_settings(docstring_parse_attribute_docstrings=True)
     parser = ArgumentParser(prog="retlab", exit_on_error=False, default_env=False)
     parser.add_class_arguments(RetlabConfig, nested_key=None, as_group=False)
     return parser
@@ -194,7 +261,7 @@ def _condense(err: Exception) -> ConfigError:
         tp = leaf_fields().get(field)
         expected = describe_type(tp) if tp is not None else "a valid value"
         got = f"got {given[-1].strip()!r}" if given else "invalid value"
-        return ConfigError(field, f"{got}, expected {expected}", f"set {field} to {expected}")
+        return ConfigError(field, got, f"expected {expected}")
     unknown = re.search(r"unrecognized arguments: (\S+)", msg)
     if unknown:
         flag = unknown.group(1)
@@ -213,16 +280,17 @@ def from_dict(cls: type, data: dict) -> Any:
 
 
 def load_config(
-    path: str | Path | None = None,
+    path: str | Path | list[str | Path] | tuple[str | Path, ...] | None = None,
     overrides: dict[str, Any] | list[str] | None = None,
     check: bool = True,
     base: RetlabConfig | None = None,
 ) -> RetlabConfig:
-    """The defaults, or `base`, then the YAML file at `path`, then `overrides` (dotted dict or CLI-style list);
-    validated unless `check` is False."""
-    data = read_yaml(path) if path else {}
-    check_keys(data)
-    _wrap_scalars(data)
+    """The defaults, or `base`, then the YAML file(s) at `path` merged in order, then `overrides` (dotted dict or
+    CLI-style list); validated unless `check` is False."""
+    files = [] if path is None else [path] if isinstance(path, str | Path) else list(path)
+    data: dict = {}
+    for file in files:
+        merge(data, read_config_file(file))
     cli: list[str] = []
     if isinstance(overrides, dict):
         valid = all_keys()
@@ -233,8 +301,10 @@ def load_config(
     elif overrides:
         cli = _listify([str(a) for a in overrides])
         check_cli_args(cli)
+    given = apply_cli(parse(data, [], str(files[-1]) if files else "config"), cli, base)
+    _map_paths(given, lambda value, _: paths.expand(value))
     merged = config_to_dict(base) if base is not None else {}
-    merge(merged, parse(data, cli, str(path or "config")))
+    merge(merged, given)
     cfg = from_dict(RetlabConfig, merged)
     return validate(cfg) if check else cfg
 
@@ -270,8 +340,19 @@ def config_to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def dump_yaml(cfg: Any) -> str:
-    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None, allow_unicode=True)
+def with_absolute_paths(cfg: RetlabConfig) -> RetlabConfig:
+    """A copy whose relative paths are made absolute against the current directory (names such as Hub ids and
+    `auto` stay), so that it means the same read from anywhere: printed, saved, or handed to a Ray worker."""
+    data = config_to_dict(cfg)
+    _map_paths(data, paths.absolute)
+    return from_dict(type(cfg), data)
+
+
+def dump_yaml(cfg: RetlabConfig, comments: bool = False) -> str:
+    """The config as block-style YAML with absolute paths (what --print_config prints and runs save), with each
+    field's docstring above it when `comments`."""
+    cfg = with_absolute_paths(cfg)
+    return "\n".join(commented_lines(cfg)).rstrip() + "\n" if comments else block_yaml(config_to_dict(cfg))
 
 
 def save_config(cfg: Any, path: str | Path) -> Path:

@@ -114,6 +114,23 @@ def leaf_fields(cls: type | None = None, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+@cache
+def path_fields(cls: type | None = None, prefix: str = "") -> dict[str, str]:
+    """Every path field (`checks.path_field`) as dotted key -> its kind (input, name or output)."""
+    if cls is None:
+        from . import RetlabConfig
+
+        cls = RetlabConfig
+    out = {}
+    for f in dataclasses.fields(cls):
+        tp = hints(cls)[f.name]
+        if is_section(tp):
+            out.update(path_fields(tp, f"{prefix}{f.name}."))
+        elif "path" in f.metadata:
+            out[f"{prefix}{f.name}"] = f.metadata["path"]
+    return out
+
+
 def all_keys() -> set[str]:
     """Dotted keys of every field and every section."""
     keys = set(leaf_fields())
@@ -165,12 +182,18 @@ def suggest(key: str, flag: bool = False) -> str:
 # ---------------------------------------------------------------- template
 
 
-def _yaml_value(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
-    return text.removesuffix("\n...").removesuffix("...").strip()
+def block_yaml(data: Any) -> str:
+    """`data` as block-style YAML (one key per line, list items as `- item`), as LightningCLI prints configs."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def _template_lines(obj: Any, indent: str = "") -> list[str]:
+def _field_yaml(name: str, value: Any, indent: str) -> list[str]:
+    text = block_yaml({name: value}).rstrip("\n").removesuffix("\n...")
+    return [indent + line for line in text.splitlines()]
+
+
+def commented_lines(obj: Any, indent: str = "") -> list[str]:
+    """`obj` (a config or a section) as block-style YAML lines, each field under its docstring as comments."""
     docs = field_docs(type(obj))
     lines = []
     for f in dataclasses.fields(obj):
@@ -179,22 +202,29 @@ def _template_lines(obj: Any, indent: str = "") -> list[str]:
             lines.append(f"{indent}# {doc_line}".rstrip())
         if dataclasses.is_dataclass(value):
             lines.append(f"{indent}{f.name}:")
-            lines += _template_lines(value, indent + "  ")
+            lines += commented_lines(value, indent + "  ")
         else:
-            lines.append(f"{indent}{f.name}: {_yaml_value(value)}")
+            lines += _field_yaml(f.name, value, indent)
         if not indent:
             lines.append("")
     return lines
 
 
+TEMPLATE_HEAD = [
+    "# retlab config template: every field, its default and what it means.",
+    "# Generated from the dataclasses in src/retlab/config/ by retlab.config.loader.template_yaml();",
+    "# regenerate it rather than editing by hand. Copy the fields you need into your own config.",
+    "#",
+    "# Paths: a relative path in a config file is relative to the folder of that file (so a config runs from any",
+    "# working directory); on the command line it is relative to the current directory. A path written as",
+    "# $RETLAB_DATA_DIR/... starts at the shared data root (the environment variable RETLAB_DATA_DIR, default",
+    "# ../shared/data beside the repository). Several --config files merge in order, later ones winning.",
+    "",
+]
+
+
 def template_yaml() -> str:
     """configs/template.yaml: every field with its default, commented with its docstring."""
-    head = [
-        "# retlab config template: every field, its default and what it means.",
-        "# Generated from the dataclasses in src/retlab/config/ by retlab.config.loader.template_yaml();",
-        "# regenerate it rather than editing by hand. Copy the fields you need into your own config.",
-        "",
-    ]
     from . import RetlabConfig
 
-    return "\n".join(head + _template_lines(RetlabConfig())).rstrip() + "\n"
+    return "\n".join(TEMPLATE_HEAD + commented_lines(RetlabConfig())).rstrip() + "\n"

@@ -32,7 +32,7 @@ class SweepConfig:
     max_concurrent: int = 2
     """Trials running at once (ray)."""
     cpus_per_trial: float = 1.0
-    """CPUs reserved per trial (ray); also a trial's torch threads unless `train.num_threads` sets them."""
+    """CPUs reserved per trial (ray); also a trial's torch threads unless `num_threads` sets them."""
     gpus_per_trial: float = 0.0
     """GPUs reserved per trial (ray)."""
     ray_address: str | None = None

@@ -9,14 +9,12 @@ or sequentially, resumable, with results rewritten after every trial.
 
 import copy
 import dataclasses
-import glob
-import os
 import time
 from functools import partial
 from pathlib import Path
 
 from ..config import RetlabConfig
-from ..config.loader import load_config, save_run_config, validate
+from ..config.loader import load_config, save_run_config, validate, with_absolute_paths
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.stage import fingerprint
@@ -27,8 +25,6 @@ from .trial import TrialFn, TrialSpec, make_trials, status, train_trial
 
 # Data settings that change how batches are loaded, not what is prepared on disk.
 LOADING_ONLY = {"num_proc", "num_workers"}
-# Data fields holding local files or globs.
-PATH_LISTS = ("path", "val_path", "test_path")
 
 
 def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = None) -> Path:
@@ -137,26 +133,6 @@ def _at_point(spec: TrialSpec, check) -> None:
         raise ConfigError(
             f"sweep.grid (point {spec.point_id})", str(e), "drop or change that combination"
         ) from None
-
-
-def with_absolute_paths(cfg: RetlabConfig) -> RetlabConfig:
-    """A copy whose relative paths are resolved against the current directory (the repository root when run
-    from there), because Ray workers run elsewhere. Only paths that exist here are resolved, so names meant
-    for other lookups (Hub names, paths under RETLAB_DATA_DIR) pass through unchanged."""
-    cfg = copy.deepcopy(cfg)
-    cfg.output_dir = os.path.abspath(cfg.output_dir)
-    for name in PATH_LISTS:
-        if hasattr(cfg.data, name):
-            setattr(cfg.data, name, [_abs_if_exists(p) for p in getattr(cfg.data, name)])
-    cfg.tokenizer.path = _abs_if_exists(cfg.tokenizer.path)
-    cfg.eval.data_dir = _abs_if_exists(cfg.eval.data_dir)
-    return cfg
-
-
-def _abs_if_exists(p: str | None) -> str | None:
-    if p is None or os.path.isabs(p) or p.startswith(("hf://", "http://", "https://")):
-        return p
-    return os.path.abspath(p) if glob.glob(os.path.expanduser(p)) else p
 
 
 def data_key(cfg: RetlabConfig) -> str:

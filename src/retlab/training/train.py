@@ -22,7 +22,7 @@ from ..models.factory import DataShape, build_model, contender_configs
 from ..models.sizing import count_parameters
 from ..models.specs import spec_for
 from ..preflight import check_checkpoint, check_memory, check_models, check_output_dir, check_trainer
-from ..utils.device import is_main_process
+from ..utils.device import is_main_process, use_threads
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .attempts import displace, drop_displaced, settle
@@ -37,7 +37,6 @@ FINGERPRINT_VERSION = 1
 # Fields that change how a run is driven or where it runs, not what it computes.
 _UNFINGERPRINTED_TRAIN = (
     "resume",
-    "num_threads",
     "wandb",
     "track_emissions",
     "log_every_n_steps",
@@ -295,8 +294,7 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
         print(f"train {arch}: up to date ({layout.metrics}); --force retrains")
         return done
 
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+    use_threads(cfg.num_threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = ResumableDataModule(cfg, info)
     plan = plan_steps(cfg, len(dm.dataset("train")), world)

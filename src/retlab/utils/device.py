@@ -19,6 +19,14 @@ def resolve_device(name: str, field: str = "device") -> torch.device:
     return device
 
 
+def use_threads(num_threads: int | None) -> None:
+    """torch's intra-op threads for this process: the config's `num_threads`, which every command honours (the
+    command line sets it before dispatching; training and the benchmarks set it too, for callers from Python).
+    None keeps torch's default."""
+    if num_threads:
+        torch.set_num_threads(num_threads)
+
+
 def is_main_process() -> bool:
     """Rank 0 before the Trainer exists (Lightning's launchers set these variables in the other processes)."""
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
