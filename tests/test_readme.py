@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,47 @@ def test_readme_streaming_command_packs_the_budget_offline(tmp_path, at_repo_roo
     packed = tmp_path / "gutenberg" / "data" / "packed"
     assert json.loads((packed / "train.json").read_text())["tokens"] == 20_000
     assert json.loads((packed / "info.json").read_text())["vocab_size"] == 50257
+
+
+def setup_commands() -> list[str]:
+    """The bash blocks of README's "Set up" section, one command each."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S)]
+
+
+def make_dry_run(target: str, cwd: Path = REPO) -> list[str]:
+    proc = subprocess.run(["make", "-n", target], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_set_up_is_two_self_sufficient_commands_and_ci_runs_the_test_one():
+    quickstart, test = setup_commands()
+    assert (quickstart, test) == ("make quickstart", "make test")
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-2:] == ["rm -rf .venv", test]  # CI proves the fresh-clone path
+    main_job = " ".join(readme_commands()[0])
+    assert main_job == ".venv/bin/retlab run --config configs/quickstart.yaml"
+    assert make_dry_run("quickstart")[-1] == main_job
+    assert make_dry_run("test")[-1] == "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_creates_the_environment_when_missing_and_updates_it_when_stale(tmp_path):
+    shutil.copy(REPO / "Makefile", tmp_path)
+    (tmp_path / "pyproject.toml").write_text("")
+    fresh = make_dry_run("test", tmp_path)
+    assert any("-m venv .venv" in line for line in fresh) and any("pip install -e" in line for line in fresh)
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    python.chmod(0o755)
+    stamp = tmp_path / ".venv" / ".retlab-installed"
+    stamp.write_text("")
+    os.utime(tmp_path / "pyproject.toml", (1, 1))
+    assert not any("pip install" in line for line in make_dry_run("test", tmp_path))  # up to date
+    os.utime(stamp, (0, 0))
+    assert any(
+        "pip install -e" in line for line in make_dry_run("quickstart", tmp_path)
+    )  # pyproject is newer
