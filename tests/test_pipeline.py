@@ -53,7 +53,8 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     gap = abs(results["transformer"]["params"] - results["retnet"]["params"]) / results["retnet"]["params"]
     assert gap <= 0.01
     out = capsys.readouterr().out
-    assert "| retnet |" in out and "| transformer |" in out
+    assert "┃ retnet" not in out and max(len(line) for line in out.splitlines()) <= 100
+    assert "│ test loss (nats/token)" in out and "retnet ┃ transformer" in out.replace("┃ ", "┃ ")
 
     infer = (root / "bench" / "infer.json").read_bytes()
     assert "trained:" in read_json(root / "bench" / "infer.json")["models"][0]["source"]
@@ -66,22 +67,34 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     assert (root / "bench" / "infer.json").read_bytes() == infer  # no benchmark figure changed
 
 
+def rows_of(table: str) -> dict[str, list[str]]:
+    """{first cell: other cells} of a rich table's body rows."""
+    rows = [line.strip("│ ").split("│") for line in table.splitlines() if line.startswith("│")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
 def test_comparison_table_shows_mqar_accuracy_only_for_mqar():
     lm = {"retnet": {"params": 1000, "test_loss": 2.0, "wall_time_s": 1.0}}
     assert "MQAR" not in comparison_table(lm)
     table = comparison_table({"transformer": {"params": 1000, "test_mqar_accuracy": 0.875}})
-    assert "87.5%" in table and "1,000" in table
+    assert rows_of(table) == {"parameters": ["1,000"], "test MQAR accuracy (%)": ["87.5"]}
 
 
-def test_comparison_table_joins_evaluation_scores_per_architecture():
-    results = {"retnet": {"params": 10}, "transformer": {"params": 10}}
+def test_comparison_table_joins_evaluation_scores_once_and_fits_100_columns():
+    metrics = {"params": 10, "test_mqar_accuracy": 0.5, "train_tokens_per_s": 12345.6, "wall_time_s": 3.0}
+    results = {arch: dict(metrics) for arch in ("retnet", "transformer", "torchscale-transformer")}
     summary = {
-        "retnet": {"piqa/acc": 0.51, "piqa/chance_accuracy": 0.5},
+        "retnet": {"piqa/acc": 0.51, "piqa/chance_accuracy": 0.5, "mqar/accuracy": 0.5},
         "transformer": {"piqa/acc": 0.625},
     }
-    head, _, retnet, transformer = comparison_table(results, summary).splitlines()
-    assert "piqa/acc" in head and "chance" not in head
-    assert retnet.endswith("| 0.51 |") and transformer.endswith("| 0.625 |")
+    summary |= {"retnet": summary["retnet"] | {f"task{i}/acc_norm": 0.5 for i in range(20)}}
+    table = comparison_table(results, summary)
+    rows = rows_of(table)
+    assert (
+        rows["eval piqa/acc"] == ["0.51", "0.625", "-"] and rows["train throughput (tokens/s)"][0] == "12,346"
+    )
+    assert not any("chance" in r or "mqar/accuracy" in r for r in rows)  # shown once, as test MQAR accuracy
+    assert max(len(line) for line in table.splitlines()) <= 100
 
 
 def test_optional_stage_skips_a_missing_module_but_not_its_errors(capsys):

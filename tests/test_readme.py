@@ -109,7 +109,8 @@ def test_quickstart_ends_with_scores_position_loss_and_a_sample_of_each_model(qu
         (sample,) = results["models"][arch]["samples"]
         assert sample["prompt"] == "Once upon a time" and sample["text"]
         assert f"sample {arch}: Once upon a time" in out
-        assert f"| {arch} |" in out  # the side-by-side table
+        header = next(line for line in out.splitlines() if "┃" in line)  # the side-by-side table
+        assert f" {arch} " in header
     assert format_samples(results) in out  # the samples close the console output, as results.json has them
     report = (root / "report" / "README.md").read_text()
     assert "position_loss.png" in report and "## Generated samples" in report

@@ -45,7 +45,7 @@ def run(cfg, force: bool = False) -> dict:
     resumable = dataclasses.replace(
         cfg, train=dataclasses.replace(cfg.train, resume=cfg.train.resume or "auto")
     )
-    results = {arch: train(resumable, arch, force=force) for arch in cfg.compare}
+    results = {arch: train(resumable, arch, force=force, info=info) for arch in cfg.compare}
     if not is_main_process():  # the other processes of a multi-process (DDP) run only help train
         return results
 
@@ -103,30 +103,37 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
+# The training figures of the final table: (metrics.json key, row label with its unit, format).
+SUMMARY_ROWS = (
+    ("params", "parameters", ","),
+    ("train_tokens_per_s", "train throughput (tokens/s)", ",.0f"),
+    ("best_val_loss", "best val loss (nats/token)", ".4f"),
+    ("test_loss", "test loss (nats/token)", ".4f"),
+    ("test_ppl", "test perplexity", ".2f"),
+    ("test_mqar_accuracy", "test MQAR accuracy (%)", ".1f"),
+    ("wall_time_s", "wall time (s)", ".1f"),
+)
+# Evaluation scores the training rows already show (the same model, split and measure).
+_SHOWN_BY_TRAINING = {"mqar/accuracy"}
+
+
 def comparison_table(results: dict[str, dict], evaluation: dict[str, dict] | None = None) -> str:
-    """Markdown table, one row per architecture: training metrics, then the evaluation's `task/metric` scores
-    (chance levels and baselines left out: they are the same for every model)."""
+    """The run's final table, one column per architecture (so it fits 100 columns however many scores there
+    are): the training figures with their units, then the evaluation's `task/metric` scores (chance levels,
+    baselines and figures the training rows already show left out)."""
+    from .console import table
+
     evaluation = evaluation or {}
-    scores = sorted({k for e in evaluation.values() for k in e if "chance" not in k and "baseline" not in k})
-    mqar = any("test_mqar_accuracy" in m for m in results.values())
-    head = ["arch", "params", "train tok/s", "best val loss", "best val ppl", "test loss", "test ppl"]
-    head += ["test MQAR acc"] if mqar else []
-    head += ["wall time s"] + scores
+    archs = list(results)
     rows = []
-    for arch, m in results.items():
-        row = [
-            arch,
-            _fmt(m.get("params"), ","),
-            _fmt(m.get("train_tokens_per_s"), ",.0f"),
-            _fmt(m.get("best_val_loss"), ".4f"),
-            _fmt(m.get("best_val_ppl"), ".2f"),
-            _fmt(m.get("test_loss"), ".4f"),
-            _fmt(m.get("test_ppl"), ".2f"),
-        ]
-        row += [_fmt(m.get("test_mqar_accuracy"), ".1%")] if mqar else []
-        row += [_fmt(m.get("wall_time_s"), ".1f")]
-        row += [_fmt(evaluation.get(arch, {}).get(k), ".4g") for k in scores]
-        rows.append(row)
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    for key, label, spec in SUMMARY_ROWS:
+        values = [results[a].get(key) for a in archs]
+        if all(v is None for v in values):
+            continue
+        if key == "test_mqar_accuracy":
+            values = [None if v is None else 100 * v for v in values]
+        rows.append([label, *(_fmt(v, spec) for v in values)])
+    scores = sorted({k for e in evaluation.values() for k in e if "chance" not in k and "baseline" not in k})
+    for key in (k for k in scores if k not in _SHOWN_BY_TRAINING):
+        rows.append([f"eval {key}", *(_fmt(evaluation.get(a, {}).get(key), ".4g") for a in archs)])
+    return table(None, ["", *archs], rows)

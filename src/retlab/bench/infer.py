@@ -22,6 +22,7 @@ import gc
 
 import torch
 
+from ..console import bar
 from ..models.decoding import Decoder
 from ..models.specs import spec_for, spec_of
 from ..utils.device import use_threads
@@ -70,13 +71,13 @@ def bench_infer(cfg, force: bool = False) -> dict:
         ]
         point_at(decoders, min(b.contexts), 1, b, device, budget, peak)  # first-call costs, not measured
         points, prefills = [], []
-        for batch_size in b.batch_sizes:
-            for context in b.contexts:
-                decoded, prefilled = point_at(decoders, context, batch_size, b, device, budget, peak)
-                points += decoded
-                prefills += prefilled
-                for p in decoded:
-                    print(progress(p), flush=True)
+        with bar("bench infer", len(b.batch_sizes) * len(b.contexts), "points") as update:
+            for batch_size in b.batch_sizes:
+                for context in b.contexts:
+                    decoded, prefilled = point_at(decoders, context, batch_size, b, device, budget, peak)
+                    points += decoded
+                    prefills += prefilled
+                    update(1, info=f"batch {batch_size}, context {context:,}")
         compared = comparisons({"points": points})
         return {
             "decoders": [{"decoder": d["name"], "arch": d["arch"], "cache": d["cache"]} for d in decoders],

@@ -38,7 +38,8 @@ def bench_stage(cfg, kind: str, settings: dict, models: list, force: bool, measu
         return show(cached, out_dir, only_missing=True)
     started, load_start = utc_now(), load_average()
     peak = device_peak(device, dtype, b.gemm_size)
-    print(f"[bench {kind}] peak for MFU: {peak['tflops']} TFLOP/s ({peak['source']})", flush=True)
+    tflops = "unknown" if peak["tflops"] is None else f"{peak['tflops']:.3g}"
+    print(f"bench {kind}: peak for MFU {tflops} TFLOP/s ({peak['source']})", flush=True)
     measured = measure(device, peak)
     result = {
         "kind": kind,

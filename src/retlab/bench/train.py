@@ -11,6 +11,7 @@ import importlib.util
 
 import torch
 
+from ..console import bar
 from ..models.loss import aligned_lm_loss
 from ..models.specs import SPECS, spec_for, spec_of
 from .flops import mfu, mixing_form, train_flops_per_token
@@ -41,10 +42,10 @@ def bench_train(cfg, force: bool = False) -> dict:
             runs, min(b.train_seq_lens), b, device, dtype, budget, peak
         )  # first-call costs, not measured
         points = []
-        for seq_len in b.train_seq_lens:
-            for point in points_at(runs, seq_len, b, device, dtype, budget, peak):
-                points.append(point)
-                print(progress(point), flush=True)
+        with bar("bench train", len(b.train_seq_lens), "points") as update:
+            for seq_len in b.train_seq_lens:
+                points += points_at(runs, seq_len, b, device, dtype, budget, peak)
+                update(1, info=f"seq_len {seq_len:,}")
         skipped = [
             f"{p['variant']} seq {p['seq_len']}: skipped ({p['skipped']})" for p in points if "skipped" in p
         ]
@@ -172,13 +173,3 @@ def estimate_step_bytes(config, batch_size: int, seq_len: int, form: str) -> int
     if form in spec.score_matrix_forms:
         quadratic = 4 * batch_size * config.num_hidden_layers * config.num_heads * seq_len**2 * value_bytes
     return state + linear + quadratic
-
-
-def progress(point: dict) -> str:
-    if "skipped" in point:
-        return f"[bench train] {point['variant']} seq {point['seq_len']}: skipped ({point['skipped']})"
-    t = point["tokens_per_s"]
-    return (
-        f"[bench train] {point['variant']} seq {point['seq_len']}: {t['median']:.1f} tokens/s "
-        f"(IQR {t['q1']:.1f}-{t['q3']:.1f}), peak {point['peak_mem_mib'] or 0:.1f} MiB"
-    )

@@ -18,6 +18,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -138,30 +139,24 @@ def pack_documents(
             since_shard = 0
 
 
+@contextmanager
 def _progress_bar(split: str, state: dict, total_tokens: int | None, total_docs: int | None):
-    """A bar against the split's budget: tokens when it has a token budget (or none), else documents."""
-    from tqdm.auto import tqdm
+    """A bar (`console.bar`) against the split's budget: tokens when it has a token budget (or none), else
+    documents. Yields advance(n_tokens, n_docs)."""
+    from ..console import bar
 
     by_tokens = total_tokens is not None or total_docs is None
-    bar = tqdm(
-        total=total_tokens if by_tokens else total_docs,
-        initial=state["tokens" if by_tokens else "documents"],
-        unit="tok" if by_tokens else "doc",
-        unit_scale=True,
-        desc=f"tokenize {split}",
-        disable=None,
-    )
     t0, tokens = time.perf_counter(), [0]
+    total = total_tokens if by_tokens else total_docs
+    with bar(f"tokenize {split}", total, "tokens" if by_tokens else "documents") as update:
+        update(completed=state["tokens" if by_tokens else "documents"])
 
-    def advance(n_tokens: int, n_docs: int) -> None:
-        bar.update(n_tokens if by_tokens else n_docs)
-        if not by_tokens:
+        def advance(n_tokens: int, n_docs: int) -> None:
             tokens[0] += n_tokens
-            bar.set_postfix_str(
-                f"{tokens[0] / max(time.perf_counter() - t0, 1e-9):,.0f} tok/s", refresh=False
-            )
+            rate = f"{tokens[0] / max(time.perf_counter() - t0, 1e-9):,.0f} tok/s"
+            update(n_tokens if by_tokens else n_docs, info=rate)
 
-    return bar, advance
+        yield advance
 
 
 def _fresh_state(fp: str) -> dict:
@@ -202,8 +197,7 @@ def _pack_split(stream: Stream, split: str, work: Path, state: dict, itemsize: i
     os.truncate(path, st["tokens"] * itemsize)  # drop a partial shard
     docs, total_docs = _split_documents(stream, split, st["documents"])
     max_tokens = stream.data.max_tokens if split == "train" else None
-    bar, advance = _progress_bar(split, st, max_tokens, total_docs)
-    with open(path, "ab") as f, bar:
+    with open(path, "ab") as f, _progress_bar(split, st, max_tokens, total_docs) as advance:
 
         def commit() -> None:
             f.flush()

@@ -97,20 +97,20 @@ def pack_split(
 ) -> dict:
     """Tokenize one split's JSONL into `out_bin` and cut it to whole blocks; returns its counts.
     Needs `init_worker` to have run in this process (and in `pool`'s workers)."""
-    from tqdm.auto import tqdm
+    from ..console import bar
 
     tasks = _tasks(jsonl, num_proc)
     results = pool.imap(_encode_range, tasks) if pool else map(_encode_range, tasks)
     tokens = documents = 0
     with (
         open(out_bin, "wb") as f,
-        tqdm(total=jsonl.stat().st_size, unit="B", unit_scale=True, desc=desc, disable=None) as bar,
+        bar(desc or "tokenize", max(1, round(jsonl.stat().st_size / 2**20)), "MiB") as update,
     ):
         for arr, n_docs, n_bytes in results:
             f.write(arr.tobytes())
             tokens += len(arr)
             documents += n_docs
-            bar.update(n_bytes)
+            update(n_bytes / 2**20, info=f"{tokens:,} tokens")
     return cut_blocks(out_bin, documents, tokens, block_len, dtype)
 
 

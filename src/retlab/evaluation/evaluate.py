@@ -20,6 +20,7 @@ import math
 import time
 from pathlib import Path
 
+from ..console import bar
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json, read_json
@@ -74,7 +75,12 @@ def evaluate(cfg, force: bool = False) -> dict:
         return results
     task_dir = harness.write_task_dir(e.data_dir, out / "tasks") if e.tasks and e.data_dir else None
     tasks = harness.load_tasks(e.tasks, task_dir) if e.tasks else None  # loaded once, scored for every model
-    per_model = {label: evaluate_model(cfg, label, path, tasks) for label, path in models.items()}
+    per_model = {}
+    with bar("eval", len(models), "models") as update:
+        for label, path in models.items():
+            update(info=label)
+            per_model[label] = evaluate_model(cfg, label, path, tasks)
+            update(1)
     scores = {label: m.pop("tasks") for label, m in per_model.items()}
     results = {
         "labels": list(scores),  # column order of the table (the JSON file sorts keys)
@@ -121,7 +127,6 @@ def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None) -> 
     model = load_model(path, resolve_device(e.device))
     tokenizer = load_tokenizer_for(path, cfg)
     tasks = {}
-    print(f"eval: {label} ({path})")
     if cfg.data.source == "mqar":
         from .mqar import mqar_scores
 

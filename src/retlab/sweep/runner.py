@@ -18,8 +18,13 @@ PASS_ENV = ("TOKENIZERS_PARALLELISM", "TRANSFORMERS_OFFLINE", "WANDB_MODE")
 
 
 def run_sequential(specs: list[TrialSpec], trial_fn: TrialFn, on_done: OnDone) -> None:
-    for spec in specs:
-        on_done(run_trial(spec, trial_fn))
+    from ..console import bar
+
+    with bar("sweep", len(specs), "trials") as update:
+        for spec in specs:
+            update(info=spec.trial_id)
+            on_done(run_trial(spec, trial_fn))
+            update(1)
 
 
 def run_ray(

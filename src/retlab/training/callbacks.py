@@ -46,7 +46,6 @@ class ThroughputMonitor(L.Callback):
         if self._recent:
             rate = sum(n for n, _ in self._recent) / sum(t for _, t in self._recent)
             pl_module.log("throughput/tokens_per_s", rate)
-            pl_module.log("tok/s", rate, prog_bar=True, logger=False)  # short name for the progress bar
         pl_module.log("memory/peak_rss_mib", peak_rss_mib())
         if torch.cuda.is_available() and pl_module.device.type == "cuda":
             pl_module.log(
@@ -65,6 +64,53 @@ class ThroughputMonitor(L.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.tokens, self.seconds = int(state["tokens"]), float(state["seconds"])
+
+
+class StepBar(L.Callback):
+    """retlab's progress bar for training (`console.bar`, the style of every long stage), in optimiser steps up
+    to the run's total, with the latest training loss, the last validation loss and the session-mean tokens/s
+    (the figure metrics.json and the final table report). Replaces Lightning's epoch-based bar."""
+
+    def __init__(self, description: str, total_steps: int, throughput: ThroughputMonitor):
+        from contextlib import ExitStack
+
+        self.description, self.total_steps, self.throughput = description, total_steps, throughput
+        self._stack, self._update = ExitStack(), None
+        self._loss = self._val = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        from ..console import bar
+
+        if trainer.is_global_zero:
+            self._update = self._stack.enter_context(bar(self.description, self.total_steps, "steps"))
+            self._update(completed=trainer.global_step)
+
+    def _info(self) -> str:
+        parts = [f"loss {self._loss:.4f}" if self._loss is not None else ""]
+        parts += [f"val {self._val:.4f}" if self._val is not None else ""]
+        parts += [f"{self.throughput.tokens_per_s:,.0f} tok/s" if self.throughput.tokens_per_s else ""]
+        return "  ".join(p for p in parts if p)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._update is None:
+            return
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is not None:
+            self._loss = float(loss)
+        self._update(completed=trainer.global_step, info=self._info())
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        val = trainer.callback_metrics.get("val/loss")
+        if self._update is not None and val is not None:
+            self._val = float(val)
+            self._update(info=self._info())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._stack.close()
+        self._update = None
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.on_train_end(trainer, pl_module)
 
 
 class RNGState(L.Callback):

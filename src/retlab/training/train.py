@@ -15,6 +15,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 
 from ..config.loader import config_to_dict
+from ..console import quiet_lightning
 from ..errors import ConfigError
 from ..layout import ArchLayout, RunLayout
 from ..models.export import export_hf
@@ -26,7 +27,7 @@ from ..utils.device import is_main_process, use_threads
 from ..utils.files import atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from .attempts import displace, drop_displaced, settle
-from .callbacks import FitClock, RNGState, ThroughputMonitor, peak_rss_mib
+from .callbacks import FitClock, RNGState, StepBar, ThroughputMonitor, peak_rss_mib
 from .checkpoints import AtomicCheckpointIO, LastCheckpoint, TopKCheckpoint
 from .emissions import Emissions
 from .loader import ResumableDataModule
@@ -213,9 +214,11 @@ def make_trainer(
     val_every = max(1, min(t.val_check_interval, total_steps * t.accumulate_grad_batches))
     best_cb, last_cb = checkpoint_callbacks(cfg, layout, max(1, val_every // t.accumulate_grad_batches))
     throughput = ThroughputMonitor(t.batch_size * info.seq_len * world)
-    callbacks = [throughput, FitClock(), RNGState(), best_cb, last_cb, *extra_callbacks]
+    bar = StepBar(f"train {arch}", total_steps, throughput)
+    callbacks = [throughput, bar, FitClock(), RNGState(), best_cb, last_cb, *extra_callbacks]
     if t.early_stopping_patience > 0:
         callbacks.append(EarlyStopping(monitor="val/loss", mode="min", patience=t.early_stopping_patience))
+    quiet_lightning()
     trainer = L.Trainer(
         accelerator=t.accelerator,
         devices=t.devices,
@@ -236,6 +239,7 @@ def make_trainer(
         plugins=[AtomicCheckpointIO()],
         default_root_dir=str(layout.root),
         enable_model_summary=False,
+        enable_progress_bar=False,  # StepBar draws retlab's own
     )
     return trainer, best_cb, throughput
 
@@ -266,9 +270,10 @@ def collect_metrics(cfg, arch: str, info, model_config, trainer, best_cb, tested
 # ---------------------------------------------------------------- the stage
 
 
-def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tuple = ()) -> dict:
+def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tuple = (), info=None) -> dict:
     """Train `arch` (default `model.arch`) into runs/<name>/<arch>/ and return the metrics written to metrics.json
-    (on the main process; other processes return {}). `extra_callbacks` are added to the Trainer's.
+    (on the main process; other processes return {}). `extra_callbacks` are added to the Trainer's; `info` is
+    the prepared data when the caller has just prepared it (else it is prepared, or found up to date, here).
 
     Nothing is written before every input is checked (`preflight`); a fresh start moves the old outputs aside
     instead of deleting them and puts them back if it fails before its first checkpoint (`attempts`)."""
@@ -279,7 +284,7 @@ def train(cfg, arch: str | None = None, force: bool = False, extra_callbacks: tu
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, arch=arch))
     world = preflight(cfg)
     run, layout, main = RunLayout.of(cfg), RunLayout.of(cfg).arch(arch), is_main_process()
-    info = prepare(cfg)
+    info = info or prepare(cfg)
     model_config = contender_configs(cfg.model, cfg.compare, DataShape.of(info), [arch])[arch]
     if world == 1 and not torch.cuda.is_available():  # weights, gradients and two Adam moments in float32
         params = count_parameters(model_config)

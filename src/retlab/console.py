@@ -1,0 +1,112 @@
+"""What a person sees: one line per stage, one progress-bar style for every long stage (tokenizing, training by
+optimiser step, evaluation tasks, benchmark points, sweep trials), Lightning's banners and known-harmless warnings
+silenced (real warnings still shown), and tables drawn by rich to fit the terminal.
+
+Bars draw live on a terminal; elsewhere (a log file, a pipe, a test capturing stdout) each bar prints one line when
+it ends, so logs stay one line per stage."""
+
+import logging
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Lightning's loggers: their INFO lines are its banners ("GPU available: ...", "💡 Tip: ...", the
+# limit_val_batches note, "Restoring states from ...", "`Trainer.fit` stopped ..."); warnings still pass.
+LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning")
+# Warnings that say nothing about the user's run (message regexes): silenced; every other warning is shown.
+HARMLESS_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # Lightning's own use of a torch API
+    r"`weights_only` was not set.*",  # Lightning loading retlab's own checkpoints (checked with weights_only)
+    r".*does not have many workers which may be a bottleneck.*",  # in-memory token blocks need none
+    r".*Checkpoint directory .* exists and is not empty.*",  # resumable runs keep their checkpoints
+    r".*`training_step` returned `None`.*",
+)
+WIDTH = 100
+"""Columns the final tables are made to fit."""
+_live = []  # the bar drawing live now, if any (rich draws one live display at a time)
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's banners and tips and the known-harmless warnings (idempotent)."""
+    for name in LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@contextmanager
+def bar(description: str, total: float | None, unit: str = "") -> Iterator:
+    """A progress bar for one long stage: `description  ━━━━━━  n/total unit  elapsed < left  info`. Yields
+    `update(advance=0, completed=None, info=None)`."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = _console()
+    columns = [
+        TextColumn("{task.description:<22}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("<"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    ]
+    progress = Progress(*columns, console=console, auto_refresh=console.is_terminal, refresh_per_second=4)
+    task = progress.add_task(description, total=total, info="")
+
+    def update(advance: float = 0, completed: float | None = None, info: str | None = None) -> None:
+        fields = {} if info is None else {"info": info}
+        if completed is not None:
+            progress.update(task, completed=completed, **fields)
+        else:
+            progress.update(task, advance=advance, **fields)
+
+    if console.is_terminal and not _live:  # a bar inside another (a sweep's trainings) reports in one line
+        _live.append(progress)
+        try:
+            with progress:
+                yield update
+        finally:
+            _live.pop()
+    else:  # one line, at the end
+        started = time.perf_counter()
+        try:
+            yield update
+        finally:
+            t = progress.tasks[0]
+            done = f"{t.completed:g}/{t.total:g}" if t.total is not None else f"{t.completed:g}"
+            info = f"  {t.fields['info']}" if t.fields["info"] else ""
+            print(
+                f"{description}: {done} {unit}".rstrip() + f" in {time.perf_counter() - started:.1f} s{info}"
+            )
+
+
+def table(title: str | None, headers: list[str], rows: list[list[str]]) -> str:
+    """A table drawn by rich, at most WIDTH columns wide (cells wrap rather than the lines), numbers right-aligned."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for i, h in enumerate(headers):
+        t.add_column(h, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        t.add_row(*row)
+    out = io.StringIO()
+    Console(file=out, width=WIDTH, force_terminal=False, color_system=None).print(t)
+    return out.getvalue().rstrip("\n")
