@@ -6,6 +6,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from transformers import AutoModelForCausalLM
 
 from retlab.data import RetlabDataModule, prepare
@@ -139,6 +140,39 @@ def test_metrics_and_layout(reference):
         "step",
     ):
         assert column in header
+
+
+def test_tensorboard_hparams_hold_the_resolved_run_and_its_final_metrics(reference):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    cfg, _, metrics = reference
+    logs = Path(cfg.output_dir) / cfg.name / "transformer" / "logs" / "tensorboard"
+    events = EventAccumulator(str(logs), size_guidance={"tensors": 0, "scalars": 0})
+    events.Reload()
+    assert "hp_metric" not in events.Tags()["scalars"]  # no -1 placeholder
+    for key, tag in (
+        ("best_val_loss", "hp/best_val_loss"),
+        ("test_loss", "hp/test_loss"),
+        ("test_ppl", "hp/test_ppl"),
+    ):
+        assert [e.value for e in events.Scalars(tag)] == [pytest.approx(metrics[key], rel=1e-6)]
+    plugin = events.PluginTagToContent("hparams")
+    session = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/session_start_info"])
+    hparams = {k: v.number_value or v.string_value for k, v in session.session_start_info.hparams.items()}
+    assert hparams["train/lr"] == pytest.approx(cfg.train.lr) and hparams["train/batch_size"] == 8
+    assert (
+        hparams["model/intermediate_size"] == metrics["intermediate_size"]
+        and hparams["model/arch"] == "transformer"
+    )
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/experiment"]).experiment
+    assert {m.name.tag for m in experiment.metric_infos} == {
+        "hp/best_val_loss",
+        "hp/test_loss",
+        "hp/test_ppl",
+    }
+    saved = yaml.safe_load((logs / "hparams.yaml").read_text())
+    assert saved["train/lr"] == pytest.approx(cfg.train.lr) and saved["train/schedule"] == cfg.train.schedule
 
 
 def _test_loss(model, cfg) -> float:

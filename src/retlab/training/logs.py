@@ -125,7 +125,9 @@ class ResumableTensorBoardLogger(TensorBoardLogger):
 
     def __init__(self, save_dir, name: str, resume_step: int | None = None):
         extra = {"purge_step": resume_step} if resume_step is not None else {}
-        super().__init__(save_dir, name=name, version="", **extra)
+        # No `hp_metric` placeholder of -1: the run's own hparams and metrics are logged once it has them
+        # (log_run_hparams).
+        super().__init__(save_dir, name=name, version="", default_hp_metric=False, **extra)
 
     @rank_zero_only
     def save(self) -> None:
@@ -133,5 +135,38 @@ class ResumableTensorBoardLogger(TensorBoardLogger):
             TensorBoardLogger, self
         ).save()  # flush the events; not the parent's in-place hparams.yaml write
         hparams_file = os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)
-        if os.path.isdir(self.log_dir) and not os.path.isfile(hparams_file):
-            _atomic_hparams(hparams_file, self.hparams)
+        if os.path.isdir(self.log_dir) and (self.hparams or not os.path.isfile(hparams_file)):
+            _atomic_hparams(hparams_file, self.hparams)  # a resumed session without hparams keeps the file
+
+
+# The metrics the TensorBoard HPARAMS tab shows beside each run's hyperparameters: metrics.json key -> tag.
+HPARAM_METRICS = {"best_val_loss": "hp/best_val_loss", "test_loss": "hp/test_loss", "test_ppl": "hp/test_ppl"}
+
+
+def run_hparams(cfg, arch: str, model_config) -> dict[str, Any]:
+    """The hyperparameters that set a training run apart, flat (`train/lr`, `model/hidden_size`, ...): the
+    resolved train and model sections (the feed-forward size as matched), the data shape and the seed."""
+    import dataclasses
+
+    from .train import UNFINGERPRINTED_TRAIN
+
+    train = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in UNFINGERPRINTED_TRAIN}
+    model = dataclasses.asdict(cfg.model) | {
+        "arch": arch,
+        "intermediate_size": model_config.intermediate_size,
+    }
+    flat = {f"train/{k}": v for k, v in train.items()} | {f"model/{k}": v for k, v in model.items()}
+    flat |= {"data/source": cfg.data.source, "data/seq_len": cfg.data.seq_len, "seed": cfg.seed}
+    return {k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in flat.items()}
+
+
+def log_run_hparams(loggers, params: dict[str, Any], metrics: dict) -> None:
+    """Record `params` with the run's final metrics (best val loss, test loss and perplexity) in every logger:
+    TensorBoard's HPARAMS tab then compares runs and sweep trials; hparams.yaml holds the same values."""
+    values = {tag: float(metrics[key]) for key, tag in HPARAM_METRICS.items() if metrics.get(key) is not None}
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(params, values)
+        else:
+            logger.log_hyperparams(params)
+        logger.save()

@@ -29,7 +29,8 @@ class CausalLMModule(L.LightningModule):
         config = config_from_dict(model_config)
         # The model config as a dict travels in every checkpoint, so a checkpoint alone rebuilds the model.
         self.save_hyperparameters(
-            {"model_config": config.to_dict(), "total_steps": total_steps, "seed": seed, "task": task}
+            {"model_config": config.to_dict(), "total_steps": total_steps, "seed": seed, "task": task},
+            logger=False,  # the loggers get the run's resolved hyperparameters instead (logs.log_run_hparams)
         )
         self.train_cfg, self.total_steps, self.task = train_cfg, total_steps, task
         self.model = build_model(config, seed=seed)

@@ -31,12 +31,12 @@ from .callbacks import FitClock, RNGState, StepBar, ThroughputMonitor, peak_rss_
 from .checkpoints import AtomicCheckpointIO, LastCheckpoint, TopKCheckpoint
 from .emissions import Emissions
 from .loader import ResumableDataModule
-from .logs import ResumableCSVLogger, ResumableTensorBoardLogger
+from .logs import ResumableCSVLogger, ResumableTensorBoardLogger, log_run_hparams, run_hparams
 from .module import CausalLMModule
 
 FINGERPRINT_VERSION = 1
 # Fields that change how a run is driven or where it runs, not what it computes.
-_UNFINGERPRINTED_TRAIN = (
+UNFINGERPRINTED_TRAIN = (
     "resume",
     "wandb",
     "track_emissions",
@@ -51,7 +51,7 @@ _UNFINGERPRINTED_TRAIN = (
 
 def train_fingerprint(cfg, arch: str, model_config) -> str:
     d = config_to_dict(cfg)
-    train = {k: v for k, v in d["train"].items() if k not in _UNFINGERPRINTED_TRAIN}
+    train = {k: v for k, v in d["train"].items() if k not in UNFINGERPRINTED_TRAIN}
     return fingerprint(
         "train",
         FINGERPRINT_VERSION,
@@ -359,6 +359,7 @@ def fit_and_test(
         c for c in trainer.callbacks if isinstance(c, FitClock)
     )  # fit time of every session together
     metrics |= {"params": params, "train_tokens_per_s": throughput.tokens_per_s, "fit_time_s": clock.seconds}
+    log_run_hparams(trainer.loggers, run_hparams(cfg, arch, model_config), metrics)
     if emissions_kg is not None:
         metrics["emissions_kg"] = emissions_kg
     return metrics
