@@ -43,26 +43,24 @@ def _console():
 
 @contextmanager
 def bar(description: str, total: float | None, unit: str = "") -> Iterator:
-    """A progress bar for one long stage: `description  ━━━━━━  n/total unit  elapsed < left  info`. Yields
+    """A progress bar for one long stage: `description ━━━━━━ n/total unit time-left info` (about 90 columns
+    with training's info). Yields
     `update(advance=0, completed=None, info=None)`."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
-        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     console = _console()
     columns = [
-        TextColumn("{task.description:<22}"),
-        BarColumn(bar_width=24),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         TextColumn(unit),
-        TimeElapsedColumn(),
-        TextColumn("<"),
-        TimeRemainingColumn(),
+        TimeRemainingColumn(compact=True, elapsed_when_finished=True),  # time left; when done, time taken
         TextColumn("{task.fields[info]}"),
     ]
     progress = Progress(*columns, console=console, auto_refresh=console.is_terminal, refresh_per_second=4)

@@ -86,10 +86,10 @@ class StepBar(L.Callback):
             self._update(completed=trainer.global_step)
 
     def _info(self) -> str:
-        parts = [f"loss {self._loss:.4f}" if self._loss is not None else ""]
-        parts += [f"val {self._val:.4f}" if self._val is not None else ""]
+        parts = [f"loss {self._loss:.3f}" if self._loss is not None else ""]
+        parts += [f"val {self._val:.3f}" if self._val is not None else ""]
         parts += [f"{self.throughput.tokens_per_s:,.0f} tok/s" if self.throughput.tokens_per_s else ""]
-        return "  ".join(p for p in parts if p)
+        return " ".join(p for p in parts if p)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._update is None:
