@@ -96,39 +96,32 @@ def is_section(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
+def _leaves(cls: type | None, prefix: str = ""):
+    """(dotted key, dataclass field, type annotation) of every settable field of `cls` (default: RetlabConfig),
+    sections expanded."""
+    if cls is None:
+        from . import RetlabConfig
+
+        cls = RetlabConfig
+    for f in dataclasses.fields(cls):
+        tp = hints(cls)[f.name]
+        if is_section(tp):
+            yield from _leaves(tp, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", f, tp
+
+
 @cache
 def leaf_fields(cls: type | None = None, prefix: str = "") -> dict[str, Any]:
     """Every settable field of `cls` (default: RetlabConfig) as dotted key -> type annotation (sections
     expanded). Cached: do not change the result."""
-    if cls is None:
-        from . import RetlabConfig
-
-        cls = RetlabConfig
-    out = {}
-    for f in dataclasses.fields(cls):
-        tp = hints(cls)[f.name]
-        if is_section(tp):
-            out.update(leaf_fields(tp, f"{prefix}{f.name}."))
-        else:
-            out[f"{prefix}{f.name}"] = tp
-    return out
+    return {key: tp for key, _, tp in _leaves(cls, prefix)}
 
 
 @cache
-def path_fields(cls: type | None = None, prefix: str = "") -> dict[str, str]:
+def path_fields() -> dict[str, str]:
     """Every path field (`checks.path_field`) as dotted key -> its kind (input, name or output)."""
-    if cls is None:
-        from . import RetlabConfig
-
-        cls = RetlabConfig
-    out = {}
-    for f in dataclasses.fields(cls):
-        tp = hints(cls)[f.name]
-        if is_section(tp):
-            out.update(path_fields(tp, f"{prefix}{f.name}."))
-        elif "path" in f.metadata:
-            out[f"{prefix}{f.name}"] = f.metadata["path"]
-    return out
+    return {key: f.metadata["path"] for key, f, _ in _leaves(None) if "path" in f.metadata}
 
 
 def all_keys() -> set[str]:

@@ -2,7 +2,7 @@
 
 Exports are imported lazily so that light users (the CLI's --help, the config loader) do not pay for torch."""
 
-from importlib import import_module
+from ..lazy import lazy_getattr
 
 _EXPORTS = {
     "DataInfo": "retlab.data.info",
@@ -12,9 +12,4 @@ _EXPORTS = {
 }
 
 __all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'retlab.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -14,37 +14,22 @@ torchscale itself is imported when such a model is built) as soon as transformer
 sections read it to check architecture names).
 """
 
-import importlib
+from ..lazy import lazy_getattr
 
-# public name -> the submodule that defines it
+# public name -> the module that defines it
 _HOMES = {
-    "ARCHS": "specs",
-    "SPECS": "specs",
-    "ArchSpec": "specs",
-    "DataShape": "factory",
-    "RetNetConfig": "native",
-    "RetNetForCausalLM": "native",
-    "TransformerConfig": "native",
-    "TransformerForCausalLM": "native",
-    "build_config": "factory",
-    "build_model": "factory",
-    "contender_configs": "factory",
-    "count_parameters": "sizing",
-    "export_hf": "export",
-    "match_parameters": "sizing",
+    name: f"{__name__}.{module}"
+    for module, names in {
+        "specs": ("ARCHS", "SPECS", "ArchSpec"),
+        "factory": ("DataShape", "build_config", "build_model", "contender_configs"),
+        "native": ("RetNetConfig", "RetNetForCausalLM", "TransformerConfig", "TransformerForCausalLM"),
+        "sizing": ("count_parameters", "match_parameters"),
+        "export": ("export_hf",),
+    }.items()
+    for name in names
 }
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"{__name__}.{name}":
-            raise
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:
