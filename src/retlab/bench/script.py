@@ -1,10 +1,11 @@
 """What the benchmark scripts share: their config, read by retlab's own loader, so a script takes exactly the
-flags `retlab bench` takes (`--config FILE`, `--section.field VALUE`, `--force`), plus `--quick`.
+flags `retlab bench` takes (`-c/--config FILE`, `--section.field VALUE`, `--force`), plus `--quick`.
 
 Precedence: the script's defaults < its `--quick` settings (when given) < the `--config` file < the flags."""
 
 import sys
 
+from ..cli import parse_invocation
 from ..config import RetlabConfig
 from ..config.loader import load_config
 from ..errors import RetlabError
@@ -21,14 +22,8 @@ def script_config(argv: list[str], defaults: dict, quick: dict, doc: str) -> Ret
     if "--quick" in args:
         args.remove("--quick")
         base |= quick
-    path = None
-    if "--config" in args:
-        at = args.index("--config")
-        if at + 1 >= len(args):
-            raise RetlabError("--config: needs a value (e.g. --config configs/quickstart.yaml)")
-        path = args.pop(at + 1)
-        args.pop(at)
-    return load_config(path, args, base=load_config(None, base, check=False))
+    inv = parse_invocation("script", args)  # the command line's own parsing: -c/--config (repeatable), `+`
+    return load_config(inv.configs or None, inv.overrides, base=load_config(None, base, check=False))
 
 
 def pop_flag(argv: list[str], flag: str) -> bool:
