@@ -135,6 +135,15 @@ OPTIONS = (  # (flag, help) of the options every command takes, as both help tex
 )
 
 
+def _option_line(flag: str, text: str, width: int = 28) -> str:
+    """`  flag   text`, the text wrapped to 100 columns under itself."""
+    import textwrap
+
+    lines = textwrap.wrap(text, 100 - width)
+    head = f"  {flag}".ljust(width) if len(flag) + 3 <= width else f"  {flag}\n" + " " * width
+    return head + ("\n" + " " * width).join(lines)
+
+
 def top_help() -> str:
     width = max(len(name) for name in COMMANDS) + 2
     lines = [
@@ -146,7 +155,7 @@ def top_help() -> str:
         *(f"  {name:<{width}}{c.help}" for name, c in COMMANDS.items()),
         "",
         "options of every command:",
-        *(f"  {flag:<25}{text}" for flag, text in OPTIONS),
+        *(_option_line(flag, text) for flag, text in OPTIONS),
         "",
         "`retlab <command> --help` lists the config fields the command reads, with their meaning.",
     ]
