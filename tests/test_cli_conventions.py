@@ -127,3 +127,24 @@ def test_shipped_configs_resolve_from_any_directory(tmp_path, monkeypatch):
     cfg = load_config(os.path.join(repo, "configs", "quickstart-text.yaml"))
     assert os.path.isfile(cfg.data.path[0]) or not os.path.isdir(os.path.join(repo, "..", "shared", "data"))
     assert cfg.eval.data_dir.endswith("/eval") and os.path.isabs(cfg.eval.data_dir)
+
+
+@pytest.mark.parametrize("command", ["eval", "generate", "bench infer", "train"])
+def test_every_command_runs_on_the_configs_thread_count(command, tmp_path, capsys, monkeypatch):
+    import torch
+
+    from retlab import cli
+
+    seen = []
+    monkeypatch.setattr(
+        cli, "resolve_target", lambda *a: lambda *a, **k: seen.append(torch.get_num_threads())
+    )
+    before = torch.get_num_threads()
+    wanted = 3 if before != 3 else 2  # not what torch runs on now, so the test can fail
+    argv = [*command.split(), "--output_dir", str(tmp_path), "--num_threads", str(wanted)]
+    try:
+        code, _, err = run([*argv, "--generate.model", "x"], capsys)
+    finally:
+        torch.set_num_threads(before)
+    assert code == 0, err
+    assert seen == [wanted]
