@@ -53,7 +53,15 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     gap = abs(results["transformer"]["params"] - results["retnet"]["params"]) / results["retnet"]["params"]
     assert gap <= 0.01
     out = capsys.readouterr().out
-    final = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]  # the final table, drawn by rich
+    assert "GPU available" not in out and "Tip:" not in out and "LeafSpec" not in out  # Lightning silenced
+    assert "up to date" not in out  # data prepared once, not again by each training
+    for arch in ("retnet", "transformer"):  # one bar line per training (no terminal: its summary line)
+        assert (
+            sum(line.startswith(f"train {arch}: ") and " steps in " in line for line in out.splitlines()) == 1
+        )
+    final = [
+        line for line in out.splitlines() if line[:1] and line[0] in "┏┃┡│└"
+    ]  # the final table, drawn by rich
     assert "┃ retnet ┃ transformer ┃" in final[1] and max(len(line) for line in final) <= 100
     assert any(line.startswith("│ test loss (nats/token)") for line in final)
 
