@@ -11,13 +11,18 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# Lightning's loggers: their INFO lines are its banners ("GPU available: ...", "💡 Tip: ...", the
-# limit_val_batches note, "Restoring states from ...", "`Trainer.fit` stopped ..."); warnings still pass.
-LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning")
+# The loggers of Lightning's rank_zero_info: their INFO lines are its banners ("GPU available: ...", "💡 Tip: ...",
+# the limit_val_batches note, "Restoring states from ...", "`Trainer.fit` stopped ..."); their warnings still pass,
+# and so do other INFO lines (e.g. each process's "Initializing distributed: GLOBAL_RANK ..." in a DDP run).
+LIGHTNING_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "pytorch_lightning.utilities.rank_zero",
+    "lightning.pytorch.trainer.connectors.checkpoint_connector",  # "`weights_only` was not set ..." per load
+)
 # Warnings that say nothing about the user's run (message regexes): silenced; every other warning is shown.
 HARMLESS_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # Lightning's own use of a torch API
-    r"`weights_only` was not set.*",  # Lightning loading retlab's own checkpoints (checked with weights_only)
     r".*does not have many workers which may be a bottleneck.*",  # in-memory token blocks need none
     r".*Checkpoint directory .* exists and is not empty.*",  # resumable runs keep their checkpoints
     r".*`training_step` returned `None`.*",
