@@ -3,6 +3,7 @@ appends to lists, block-style --print_config (and its commented variant), per-co
 precision values, and where relative paths in configs and on the command line point."""
 
 import os
+import re
 
 import pytest
 import yaml
@@ -58,7 +59,7 @@ def test_plus_on_a_non_list_or_bad_value_is_one_line(argv, capsys):
 
 def test_print_config_is_block_style_and_the_commented_variant_reads_back(tmp_path, capsys):
     code, out, _ = run(["run", "-c", "configs/quickstart.yaml", "--print_config"], capsys)
-    assert code == 0 and ": {" not in out.replace("grid: {}", "") and "compare:\n- retnet\n" in out
+    assert code == 0 and not re.search(r": [{\[][^}\]]", out) and "compare:\n- retnet\n" in out
     code, commented, _ = run(["run", "-c", "configs/quickstart.yaml", "--print_config=comments"], capsys)
     assert code == 0 and "# Peak learning rate.\n  lr: 0.003" in commented
     assert yaml.safe_load(commented) == yaml.safe_load(out)
