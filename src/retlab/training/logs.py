@@ -143,9 +143,10 @@ class ResumableTensorBoardLogger(TensorBoardLogger):
 HPARAM_METRICS = {"best_val_loss": "hp/best_val_loss", "test_loss": "hp/test_loss", "test_ppl": "hp/test_ppl"}
 
 
-def run_hparams(cfg, arch: str, model_config) -> dict[str, Any]:
+def run_hparams(cfg, arch: str, intermediate_size: int | None) -> dict[str, Any]:
     """The hyperparameters that set a training run apart, flat (`train/lr`, `model/hidden_size`, ...): the
-    resolved train and model sections (the feed-forward size as matched), the data shape and the seed."""
+    resolved train and model sections (`intermediate_size` as matching set it; metrics.json has it), the data
+    shape and the seed."""
     import dataclasses
 
     from .train import UNFINGERPRINTED_TRAIN
@@ -153,7 +154,7 @@ def run_hparams(cfg, arch: str, model_config) -> dict[str, Any]:
     train = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in UNFINGERPRINTED_TRAIN}
     model = dataclasses.asdict(cfg.model) | {
         "arch": arch,
-        "intermediate_size": model_config.intermediate_size,
+        "intermediate_size": intermediate_size,
     }
     flat = {f"train/{k}": v for k, v in train.items()} | {f"model/{k}": v for k, v in model.items()}
     flat |= {"data/source": cfg.data.source, "data/seq_len": cfg.data.seq_len, "seed": cfg.seed}

@@ -359,7 +359,7 @@ def fit_and_test(
         c for c in trainer.callbacks if isinstance(c, FitClock)
     )  # fit time of every session together
     metrics |= {"params": params, "train_tokens_per_s": throughput.tokens_per_s, "fit_time_s": clock.seconds}
-    log_run_hparams(trainer.loggers, run_hparams(cfg, arch, model_config), metrics)
+    log_run_hparams(trainer.loggers, run_hparams(cfg, arch, metrics["intermediate_size"]), metrics)
     if emissions_kg is not None:
         metrics["emissions_kg"] = emissions_kg
     return metrics
