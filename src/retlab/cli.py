@@ -114,6 +114,11 @@ COMMANDS: dict[str, Command] = {
         check="retlab.sweep.run:preflight",
         reads=COMMON + ("compare", "data", "tokenizer", "model", "train", "eval", "sweep"),
     ),
+    "scaling": Command(
+        "retlab.scaling.run:scaling",
+        "Train every architecture at several sizes, fit scaling laws, predict the loss at target sizes.",
+        saves=None,  # it saves the config itself once the sizes pass their checks
+    ),
 }
 GROUPS = {name.split()[0] for name in COMMANDS if " " in name}  # data, bench
 

@@ -15,6 +15,7 @@ runs/<name>/
   bench/infer.json bench/train.json (+ PNG plots)
   report/index.html report/README.md
   sweep/results.csv sweep/summary.md
+  scaling/results.csv scaling/fit.json scaling/summary.md (+ PNG plots)
 """
 
 from dataclasses import dataclass
@@ -63,6 +64,10 @@ class RunLayout:
     @property
     def sweep(self) -> Path:
         return self.root / "sweep"
+
+    @property
+    def scaling(self) -> Path:
+        return self.root / "scaling"
 
 
 @dataclass(frozen=True)

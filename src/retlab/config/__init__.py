@@ -10,13 +10,14 @@ from .checks import Problem, arch_problems, path_field, require
 from .data import DataConfig, MQARConfig, TokenizerConfig
 from .evaluation import EvalConfig, GenerateConfig
 from .model import ModelConfig
+from .scaling import ScalingConfig
 from .sweep import SweepConfig
 from .train import TrainConfig
 
 
 @dataclass
 class RetlabConfig:
-    """One run: data, tokenizer, model(s), training, evaluation, benchmarks and sweeps."""
+    """One run: data, tokenizer, model(s), training, evaluation, benchmarks, sweeps and scaling studies."""
 
     name: str = "quickstart"
     """Run name; outputs go to `<output_dir>/<name>/`."""
@@ -44,7 +45,9 @@ class RetlabConfig:
     bench: BenchConfig = field(default_factory=BenchConfig)
     """Benchmarks."""
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    """Grid search."""
+    """Grid search (and how `retlab scaling` runs its trials: backend, concurrency, resources)."""
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    """Scaling study: sizes, token budgets, seeds and target sizes of `retlab scaling`."""
 
     def problems(self) -> list[Problem]:
         """This run's own fields, then every section's `problems()`."""
@@ -79,6 +82,7 @@ __all__ = [
     "MQARConfig",
     "ModelConfig",
     "RetlabConfig",
+    "ScalingConfig",
     "SweepConfig",
     "TokenizerConfig",
     "TrainConfig",

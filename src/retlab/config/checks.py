@@ -93,3 +93,13 @@ def hf_problems(overrides: dict, width_fields: dict) -> list[Problem]:
                         (f"{prefix}.{model_type}" + (f".{name}" if isinstance(value, dict) else ""), *problem)
                     )
     return bad
+
+
+def seeds_problems(seeds: list[int], field: str) -> list[Problem]:
+    """A non-empty list of distinct seeds."""
+    return require(
+        bool(seeds) and len(set(seeds)) == len(seeds),
+        field,
+        f"needs distinct seeds, got {seeds}",
+        "e.g. [0, 1, 2]",
+    )

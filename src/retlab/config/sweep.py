@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .checks import Problem, arch_problems, non_negative, positive, require
+from .checks import Problem, arch_problems, non_negative, positive, require, seeds_problems
 
 # Fields a grid may not set: they name the run, or are set per trial by the sweep itself
 # (architecture from sweep.compare, seed from sweep.seeds).
@@ -51,12 +51,7 @@ class SweepConfig:
             f"repeats an architecture: {self.compare}",
             "list each once",
         )
-        bad += require(
-            bool(self.seeds) and len(set(self.seeds)) == len(self.seeds),
-            "sweep.seeds",
-            f"needs distinct seeds, got {self.seeds}",
-            "e.g. [0, 1, 2]",
-        )
+        bad += seeds_problems(self.seeds, "sweep.seeds")
         bad += positive(self, "sweep", "max_concurrent", "cpus_per_trial")
         return bad + non_negative(self, "sweep", "gpus_per_trial")
 

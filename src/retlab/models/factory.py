@@ -4,6 +4,7 @@ exported checkpoints.
 `contender_configs` is the one place where the contenders get their sizes: `retlab train`, `run`, `sweep`,
 `bench` and the benchmark scripts all call it, so one config builds the same models everywhere."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 
 from ..errors import ConfigError, first_line
-from .sizing import match_parameters
+from .sizing import count_parameters, match_parameters, shape_for_parameters
 from .specs import BY_MODEL_TYPE, DataShape, spec_for, spec_of
 
 
@@ -36,6 +37,33 @@ def contender_configs(model, compare: list[str], shape: DataShape, archs=None) -
                 ) from None
         configs[arch] = config
     return configs
+
+
+def shaped_model(model, width: int, depth: int, head_dim: int, **fields):
+    """A copy of the `model` section with that width and depth, width / head_dim heads, and the feed-forward and
+    value widths that follow the width (the architecture's defaults) unless `fields` set them."""
+    size = {"intermediate_size": None, "value_dim": None, "num_heads": max(1, width // head_dim)} | fields
+    return dataclasses.replace(model, hidden_size=width, num_hidden_layers=depth, **size)
+
+
+def model_for_parameters(
+    model,
+    arch: str,
+    shape: DataShape,
+    target: float,
+    aspect_ratio: float,
+    head_dim: int,
+    embeddings: bool = True,
+):
+    """The `model` section reshaped to about `target` parameters of `arch` (without the vocabulary matrices when
+    `embeddings` is False) by sizing's aspect-ratio rule (`shape_for_parameters`), widths a multiple of head_dim."""
+
+    def count_at(width: int, depth: int) -> int:
+        at = shaped_model(model, width, depth, head_dim)
+        return count_parameters(build_config(at, arch, shape), embeddings)
+
+    width, depth = shape_for_parameters(target, count_at, aspect_ratio, head_dim)
+    return shaped_model(model, width, depth, head_dim)
 
 
 def build_config(model, arch: str, shape: DataShape) -> PreTrainedConfig:

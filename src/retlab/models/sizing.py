@@ -6,6 +6,7 @@ exported checkpoints (whose classes come from trust_remote_code modules) are cou
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from transformers import PreTrainedConfig
@@ -15,17 +16,25 @@ from .specs import spec_for
 TOLERANCE = 0.01  # match_parameters: |target - reference| / reference
 
 
-def count_parameters(config: PreTrainedConfig) -> int:
-    """Number of distinct parameters of the causal LM that `config` describes (tied embeddings counted once).
+def count_parameters(config: PreTrainedConfig, embeddings: bool = True) -> int:
+    """Number of distinct parameters of the causal LM that `config` describes (tied embeddings counted once);
+    without the vocabulary matrices (`embedding_parameters`) when `embeddings` is False.
 
     Closed form where the architecture's spec has a per-layer count (the native models); other models (the
     TorchScale backends, `hf:` types) are instantiated on the `meta` device, which allocates nothing."""
     per_layer = spec_for(config).layer_parameters
     if per_layer is None:
-        return count_on_meta(config)
+        total = count_on_meta(config)
+    else:
+        layers = config.num_hidden_layers * per_layer(config) + config.hidden_size  # + final norm
+        total = embedding_parameters(config) + layers
+    return total if embeddings else total - embedding_parameters(config)
+
+
+def embedding_parameters(config: PreTrainedConfig) -> int:
+    """The vocabulary matrices: the input embedding, and the output projection unless it is tied to it."""
     V, d = config.vocab_size, config.hidden_size
-    embeddings = V * d if config.tie_word_embeddings else 2 * V * d
-    return embeddings + config.num_hidden_layers * per_layer(config) + d  # + final norm
+    return V * d if config.tie_word_embeddings else 2 * V * d
 
 
 def count_on_meta(config: PreTrainedConfig) -> int:
@@ -90,6 +99,38 @@ def bisect_width(count, reference: int, guess: float) -> int | None:
         middle = (low + high) // 2
         low, high = (middle, high) if count(middle) < reference else (low, middle)
     return min((low, high), key=lambda w: abs(count(w) - reference))
+
+
+def shape_for_parameters(
+    target: float, count_at: Callable[[int, int], int], aspect_ratio: float, multiple: int
+) -> tuple[int, int]:
+    """(width, depth) of a model with about `target` parameters, `count_at(width, depth)` counting them; widths
+    are multiples of `multiple` (a head's width). The aspect-ratio rule:
+
+    1. the depth is the L at which the aspect-ratio shape, width = aspect_ratio x L (to the nearest multiple),
+       comes closest to the target (in ratio: |log(count / target)|);
+    2. the width is then the multiple that comes closest to the target at that depth.
+
+    Counts grow with width and depth, so both searches walk downhill from a start and stop."""
+
+    def gap(width: int, depth: int) -> float:
+        return abs(math.log(count_at(width, depth) / target))
+
+    def aspect_width(depth: int) -> int:
+        return max(multiple, round(aspect_ratio * depth / multiple) * multiple)
+
+    depth = _walk(1, lambda L: gap(aspect_width(L), L))
+    width = multiple * _walk(aspect_width(depth) // multiple, lambda k: gap(k * multiple, depth))
+    return width, depth
+
+
+def _walk(start: int, cost: Callable[[int], float]) -> int:
+    """The positive integer nearest `start` where the unimodal `cost` is least, found by stepping downhill."""
+    best = start
+    for step in (1, -1):
+        while best + step >= 1 and cost(best + step) < cost(best):
+            best += step
+    return best
 
 
 def candidate_sizes(exact: float) -> list[int]:

@@ -26,6 +26,7 @@ SECTIONS = (
     partial(sections.bench_section, kind="train"),
     sections.energy_section,
     sections.sweep_section,
+    sections.scaling_section,
 )
 
 

@@ -550,14 +550,28 @@ def sweep_section(runs: list[Run], out_dir: Path) -> str | NotRun:
     """The grid-search section of `retlab.report.sweep` for each run that has `sweep/results.csv`."""
     from . import sweep
 
+    return _per_run(runs, out_dir, sweep.sweep_section, "Grid search", "run `retlab sweep --config FILE`")
+
+
+def scaling_section(runs: list[Run], out_dir: Path) -> str | NotRun:
+    """The scaling section of `retlab.report.scaling` for each run that has `scaling/fit.json`."""
+    from . import scaling
+
+    return _per_run(runs, out_dir, scaling.scaling_section, "Scaling", "run `retlab scaling --config FILE`")
+
+
+def _per_run(runs: list[Run], out_dir: Path, build, heading: str, how: str) -> str | NotRun:
+    """`build(run folder, PNG folder)` for every run (PNGs in a subfolder per run when there are several),
+    headed `## <heading>` (with the run's name when there are several); NotRun (with `how` to produce it) when
+    no run has any."""
     parts = []
     for run in runs:
         folder = out_dir / run.name if len(runs) > 1 else out_dir
-        text, pngs = sweep.sweep_section(run.root, folder)
-        for png in pngs:  # the sweep section links its PNGs by bare name; make them relative to out_dir
+        text, pngs = build(run.root, folder)
+        for png in pngs:  # the section links its PNGs by bare name; make them relative to out_dir
             text = text.replace(f"]({png.name})", f"]({png.relative_to(out_dir).as_posix()})")
         if text and len(runs) > 1:
-            text = text.replace("## Grid search", f"## Grid search: {run.name}", 1)
+            text = text.replace(f"## {heading}", f"## {heading}: {run.name}", 1)
         parts.append(text)
     parts = [p for p in parts if p]
-    return "\n".join(parts) if parts else NotRun("grid search", "run `retlab sweep --config FILE`")
+    return "\n".join(parts) if parts else NotRun(heading.lower(), how)

@@ -10,6 +10,7 @@ or sequentially, resumable, with results rewritten after every trial.
 import copy
 import dataclasses
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -43,7 +44,15 @@ def sweep(cfg: RetlabConfig, force: bool = False, trial_fn: TrialFn | None = Non
         trial_fn = train_trial
     for spec in specs:  # a stale trial (its config changed) runs again; training decides what it can reuse
         spec.force = force
-    _run(cfg, specs, trial_fn, list(grid), layout)
+    run_trials(
+        cfg,
+        specs,
+        trial_fn,
+        lambda: write_results(layout.sweep, specs, list(grid), cfg.sweep.compare, cfg.name),
+    )
+    print(
+        f"sweep {cfg.name}: results in {layout.sweep / 'results.csv'}, summary in {layout.sweep / 'summary.md'}"
+    )
     save_run_config(cfg)
     return layout.sweep
 
@@ -74,23 +83,27 @@ def preflight(cfg: RetlabConfig, real: bool = True) -> tuple[RetlabConfig, dict,
     return cfg, grid, specs
 
 
-def _run(
-    cfg: RetlabConfig, specs: list[TrialSpec], trial_fn: TrialFn, keys: list[str], layout: RunLayout
+def run_trials(
+    cfg: RetlabConfig,
+    specs: list[TrialSpec],
+    trial_fn: TrialFn,
+    rewrite: Callable[[], None],
+    kind: str = "sweep",
 ) -> None:
+    """Run the trials not yet done on `cfg.sweep`'s backend, calling `rewrite` (which rewrites the results from
+    the trial folders) before, after every finished trial, and at the end. `kind` names the command and what
+    its points are in the progress lines."""
     scfg = cfg.sweep
     todo = [s for s in specs if s.force or status(s) != "done"]
     stale = sum(status(s) == "stale" for s in specs)
+    points = "sizes" if kind == "scaling" else "points"
     print(
-        f"sweep {cfg.name}: {len(specs)} trials ({len(specs) // len(scfg.compare) // len(scfg.seeds)} points x "
+        f"{kind} {cfg.name}: {len(specs)} trials ({len(specs) // len(scfg.compare) // len(scfg.seeds)} {points} x "
         f"{len(scfg.compare)} archs x {len(scfg.seeds)} seeds), {len(specs) - len(todo)} already done, "
         f"running {len(todo)} on backend {scfg.backend}"
         + (f" ({stale} because their config changed since they ran)" if stale else ""),
         flush=True,
     )
-
-    def rewrite() -> None:
-        write_results(layout.sweep, specs, keys, scfg.compare, cfg.name)
-
     finished = 0
     t0 = time.time()
 
@@ -110,13 +123,10 @@ def _run(
     if todo and scfg.backend == "ray":
         for spec in todo:
             spec.num_threads = max(1, int(scfg.cpus_per_trial))
-        run_ray(todo, trial_fn, scfg, layout.sweep / "ray", on_done)
+        run_ray(todo, trial_fn, scfg, getattr(RunLayout.of(cfg), kind) / "ray", on_done)
     elif todo:
         run_sequential(todo, trial_fn, on_done)
     rewrite()
-    print(
-        f"sweep {cfg.name}: results in {layout.sweep / 'results.csv'}, summary in {layout.sweep / 'summary.md'}"
-    )
 
 
 def point_models(at_point: RetlabConfig, compare: list[str]) -> None:
@@ -145,23 +155,27 @@ def data_key(cfg: RetlabConfig) -> str:
 def share_data(specs: list[TrialSpec], root: Path) -> dict[str, object]:
     """Prepare data and tokenizer once per distinct data key under `root/<key>/` (before any trial starts, so
     concurrent trials never race to build them) and point the trials there; returns {trial_id: DataInfo}."""
-    from ..data import prepare
-
     prepared: dict[str, object] = {}
     infos = {}
     for spec in specs:
         key = data_key(spec.cfg)
         if key not in prepared:
-            shared_cfg = copy.deepcopy(spec.cfg)
-            shared_cfg.output_dir, shared_cfg.name = str(root), key
-            print(
-                f"sweep: preparing shared data {key} (seq_len={spec.cfg.data.seq_len}, seed={spec.cfg.seed})",
-                flush=True,
-            )
-            prepared[key] = prepare(shared_cfg)
+            prepared[key] = prepare_shared(spec.cfg, root)
         spec.shared = root / key
         infos[spec.trial_id] = prepared[key]
     return infos
+
+
+def prepare_shared(cfg: RetlabConfig, root: Path):
+    """The data and tokenizer of `cfg`, prepared under `root/<data key>/` (a cached stage: up to date after
+    the first time); returns their DataInfo."""
+    from ..data import prepare
+
+    key = data_key(cfg)
+    shared_cfg = copy.deepcopy(cfg)
+    shared_cfg.output_dir, shared_cfg.name = str(root), key
+    print(f"sweep: preparing shared data {key} (seq_len={cfg.data.seq_len}, seed={cfg.seed})", flush=True)
+    return prepare(shared_cfg)
 
 
 def match_parameters_at_points(specs: list[TrialSpec], compare: list[str], infos: dict[str, object]) -> None:

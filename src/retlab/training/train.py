@@ -93,8 +93,7 @@ def plan_steps(cfg, train_examples: int, world_size: int) -> tuple[int, int, int
     )  # a short last accumulation steps too
     max_steps, max_epochs = t.max_steps, t.max_epochs
     if t.max_tokens is not None:
-        per_step = t.batch_size * cfg.data.seq_len * t.accumulate_grad_batches * world_size
-        by_tokens = math.ceil(t.max_tokens / per_step)
+        by_tokens = math.ceil(t.max_tokens / tokens_per_step(cfg, world_size))
         max_steps = by_tokens if max_steps == -1 else min(max_steps, by_tokens)
     if max_steps == -1 and max_epochs is None:
         max_epochs = 1
@@ -104,6 +103,12 @@ def plan_steps(cfg, train_examples: int, world_size: int) -> tuple[int, int, int
     total = min(limits)
     # Epochs that cover `total`: max_steps still stops first; this only gives the progress bar a real epoch count.
     return max_steps, math.ceil(total / steps_per_epoch), total
+
+
+def tokens_per_step(cfg, world_size: int) -> int:
+    """Training tokens per optimiser step: batch x seq_len x accumulation x processes."""
+    t = cfg.train
+    return t.batch_size * cfg.data.seq_len * t.accumulate_grad_batches * world_size
 
 
 # ---------------------------------------------------------------- trainer parts

@@ -1,0 +1,186 @@
+"""`scaling/summary.md` (also what `retlab scaling` prints): the predictions at the target sizes (which
+architecture is lower and how sure that is), the crossovers, the fits with their goodness and warnings, and the
+trials behind them."""
+
+import math
+from typing import Any
+
+from ..report.sections import md_table
+from .analysis import AXIS_NAMES
+
+
+def sections(title: str, fit: dict, rows: list[dict[str, Any]], count: str) -> dict[str, list[str]]:
+    """The summary's parts by name: header, predictions, crossovers, fits, warnings, trials."""
+    archs = fit["archs"]
+    done = sum(r["status"] == "done" for r in rows)
+    sizes = len({r["size"] for r in rows})
+    seeds = len({r["seed"] for r in rows})
+    header = [
+        f"# Scaling study `{title}`",
+        "",
+        f"{sizes} sizes x {len(archs)} architectures ({', '.join(archs)}) x {seeds} seeds = {len(rows)} trials, "
+        f"{done} done. Per architecture, L(x) = E + A x^-alpha is fitted by robust least squares to the test "
+        f"losses, against N = {count.replace('_', '-')} parameters and against training FLOPs C; intervals are "
+        f"95% percentile intervals of {fit['bootstrap']} bootstrap samples over sizes and seeds.",
+        "",
+    ]
+    return {
+        "header": header,
+        "predictions": _predictions(fit),
+        "crossovers": _crossovers(fit),
+        "fits": _fits(fit),
+        "warnings": _warnings(fit),
+        "trials": _trials(rows, archs),
+    }
+
+
+def summary_markdown(title: str, fit: dict, rows: list[dict[str, Any]], count: str) -> str:
+    parts = sections(title, fit, rows, count)
+    order = ("header", "predictions", "crossovers", "fits", "warnings", "trials")
+    return "\n".join(line for name in order for line in parts[name]) + "\n"
+
+
+def console_text(title: str, fit: dict, rows: list[dict[str, Any]], count: str) -> str:
+    """The same parts with the answer last, where a terminal leaves it in view."""
+    parts = sections(title, fit, rows, count)
+    order = ("trials", "fits", "warnings", "crossovers", "predictions")
+    return "\n".join(line for name in order for line in parts[name])
+
+
+def _predictions(fit: dict) -> list[str]:
+    archs = fit["fitted"]
+    out = ["## Predictions at the target sizes", ""]
+    if not fit["targets"]:
+        return [*out, "No targets (`scaling.targets`).", ""]
+    if not archs:
+        return [*out, "No architecture has enough finished sizes to fit.", ""]
+    for axis in ("parameters", "flops"):
+        flops = axis == "flops"
+        headers = ["target N", *(["target C"] if flops else []), "x largest trained"]
+        headers += [f"{a} loss [95%]" for a in archs] + ["predicted lower", "how sure"]
+        rows = []
+        for t in fit["targets"]:
+            p = t["predictions"].get(axis)
+            if p:
+                rows.append(
+                    [
+                        f"{t['parameters']:.3g}",
+                        *([f"{t['flops']:.3g}"] if flops else []),
+                        f"{p['beyond_largest']:.3g}x",
+                    ]
+                    + [
+                        f"{p['loss'][a]:.4f} [{p['loss_ci95'][a][0]:.4f}, {p['loss_ci95'][a][1]:.4f}]"
+                        for a in archs
+                    ]
+                    + [
+                        f"**{p['lower']}**",
+                        f"P({p['lower']} lower) = {p['p_lower']:.2f} ({certainty(p['p_lower'])})",
+                    ]
+                )
+        what = "C = the FLOPs of training the reference at that size" if flops else "N"
+        out += [f"Against {AXIS_NAMES[axis]} ({what}):", "", md_table(headers, rows), ""]
+    return [
+        *out,
+        "_P = the share of paired bootstrap samples in which that architecture's predicted loss is the lowest._",
+        "",
+    ]
+
+
+def certainty(p: float) -> str:
+    """Words for a probability that the predicted winner wins."""
+    if p >= 0.95:
+        return "confident"
+    if p >= 0.8:
+        return "likely"
+    return "uncertain"
+
+
+def _crossovers(fit: dict) -> list[str]:
+    out = ["## Crossover", ""]
+    pairs = [(axis, c) for axis, by_pair in fit["crossovers"].items() for c in by_pair.values()]
+    if not pairs:
+        return [*out, "Needs two fitted architectures.", ""]
+    out += [f"- Against {AXIS_NAMES[axis]}: {c['statement']}." for axis, c in pairs]
+    return [*out, ""]
+
+
+def _fits(fit: dict) -> list[str]:
+    headers = ["arch", "axis", "E [95%]", "A", "alpha [95%]", "sizes", "R^2", "chi^2/dof"]
+    headers.append("largest size from the others")
+    rows = []
+    for axis, fits in fit["fits"].items():
+        for arch, f in fits.items():
+            g = f["goodness"]
+            held = g["holdout_largest"]
+            rows.append(
+                [
+                    arch,
+                    axis,
+                    f"{f['E']:.3f} [{f['E_ci95'][0]:.3f}, {f['E_ci95'][1]:.3f}]",
+                    f"{f['A']:.4g}",
+                    f"{f['alpha']:.3f} [{f['alpha_ci95'][0]:.3f}, {f['alpha_ci95'][1]:.3f}]",
+                    f["sizes"],
+                    _num(g["r2"], ".3f"),
+                    _num(g["chi2_per_dof"], ".2f"),
+                    f"{held['predicted']:.4f} vs {held['observed']:.4f} ({held['error']:+.4f})"
+                    if held
+                    else "-",
+                ]
+            )
+    return [
+        "## Fits",
+        "",
+        md_table(headers, rows),
+        "",
+        "_chi^2/dof compares the misfit of the size means with the seeds' own noise (about 1: the law fits within "
+        "the noise); the last column fits all sizes but the largest and predicts it._",
+        "",
+    ]
+
+
+def _warnings(fit: dict) -> list[str]:
+    lines = [f"- {w}" for w in fit["warnings"]]
+    for axis, fits in fit["fits"].items():
+        lines += [f"- {arch} ({AXIS_NAMES[axis]}): {w}" for arch, f in fits.items() for w in f["warnings"]]
+    if not lines:
+        return [
+            "## Warnings",
+            "",
+            "None: every fit has 4 or more sizes, falling losses and parameters inside their bounds.",
+            "",
+        ]
+    return ["## Warnings", "", *lines, ""]
+
+
+def _trials(rows: list[dict[str, Any]], archs: list[str]) -> list[str]:
+    headers = ["size", "shape (d x L, heads)", "N", "tokens", *[f"{a} test loss (seeds)" for a in archs]]
+    table = []
+    for size in sorted({r["size"] for r in rows}, key=lambda s: (str(type(s)), s)):
+        mine = [r for r in rows if r["size"] == size]
+        ref = next((r for r in mine if r["arch"] == archs[0]), mine[0])
+        cells = [
+            size,
+            f"{ref['hidden_size']} x {ref['num_hidden_layers']}, {ref['num_heads']}",
+            f"{ref['fit_parameters']:,}",
+            f"{ref['tokens']:,}",
+        ]
+        for arch in archs:
+            losses = [r["test_loss"] for r in mine if r["arch"] == arch and _ok(r["test_loss"])]
+            cells.append(
+                f"{sum(losses) / len(losses):.4f} ({', '.join(f'{v:.4f}' for v in losses)})"
+                if losses
+                else "-"
+            )
+        table.append(cells)
+    note = (
+        "_N and the shape are the reference architecture's; the others are matched to its parameter count._"
+    )
+    return ["## Trials", "", md_table(headers, table), "", note, ""]
+
+
+def _num(v: Any, spec: str) -> str:
+    return format(v, spec) if _ok(v) else "-"
+
+
+def _ok(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)

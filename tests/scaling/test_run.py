@@ -1,0 +1,176 @@
+"""`retlab scaling` end to end: a seconds-long real study on tiny sizes (files, counts, plots, the report section,
+the console's answer), and the mechanics with a stand-in trial function (resume after a kill, refit only)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from retlab.config.loader import load_config
+from retlab.scaling.analysis import analyse
+from retlab.scaling.fit import Law
+from retlab.scaling.results import COLUMNS, read_trials
+from retlab.scaling.run import scaling
+from retlab.utils.files import atomic_write_json
+
+LAWS = {"retnet": Law(2.0, 40.0, 0.35), "transformer": Law(2.2, 30.0, 0.3)}
+
+
+def tiny(root: Path, shared_data: Path, name: str, **scaling_fields):
+    """Tiny Shakespeare (300-token BPE, 32-token blocks), 3 sizes of 2k-20k non-embedding parameters, 1024
+    tokens (4 steps) each, RetNet and Transformer++, one seed, trained one after another."""
+    overrides = {
+        "name": name,
+        "output_dir": str(root),
+        "data.source": "local",
+        "data.path": [str(shared_data / "corpora/tinyshakespeare/input.txt")],
+        "data.splits": [0.98, 0.01, 0.01],
+        "data.seq_len": 32,
+        "tokenizer.vocab_size": 300,
+        "train.batch_size": 8,
+        "train.warmup_steps": 0,
+        "train.schedule": "constant",
+        "train.val_check_interval": 2,
+        "train.limit_val_batches": 2,
+        "train.accelerator": "cpu",
+        "scaling.parameters": [2000.0, 6000.0, 20000.0],
+        "scaling.count": "non_embedding",
+        "scaling.aspect_ratio": 16.0,
+        "scaling.head_dim": 8,
+        "scaling.tokens": 1024,
+        "scaling.seeds": [0],
+        "scaling.targets": [1.0e6],
+        "scaling.bootstrap": 100,
+        "sweep.backend": "sequential",
+    }
+    return load_config(overrides=overrides | {f"scaling.{k}": v for k, v in scaling_fields.items()})
+
+
+@pytest.fixture(scope="module")
+def real_study(tmp_path_factory, shared_data):
+    root = tmp_path_factory.mktemp("runs")
+    out = scaling(tiny(root, shared_data, "real"))
+    return out
+
+
+def test_a_real_study_writes_every_output(real_study, capsys):
+    rows = read_trials(real_study / "results.csv")
+    assert list(rows[0]) == COLUMNS and len(rows) == 6  # 3 sizes x 2 archs x 1 seed
+    assert all(r["status"] == "done" and math.isfinite(r["test_loss"]) for r in rows)
+    trials = real_study.parent / "trials"
+    for r in rows:  # the row is the trial's own record
+        metrics = json.loads((trials / r["trial_id"] / r["arch"] / "metrics.json").read_text())
+        hf = json.loads((trials / r["trial_id"] / r["arch"] / "best/config.json").read_text())
+        assert r["parameters"] == metrics["params"] and r["tokens"] == metrics["tokens"] == 1024
+        assert (r["hidden_size"], r["num_hidden_layers"], r["intermediate_size"]) == (
+            hf["hidden_size"],
+            hf["num_hidden_layers"],
+            hf["intermediate_size"],
+        )
+        assert r["train_flops"] == pytest.approx(r["flops_per_token"] * r["tokens"], rel=1e-5)
+    for size in {r["size"] for r in rows}:  # the architectures are matched at every size
+        params = [r["parameters"] for r in rows if r["size"] == size]
+        assert abs(params[0] - params[1]) <= 0.01 * params[0]
+    fit = json.loads((real_study / "fit.json").read_text())
+    assert fit["fitted"] == ["retnet", "transformer"]
+    assert any("only 3 sizes" in w for w in fit["fits"]["parameters"]["retnet"]["warnings"])
+    assert (real_study / "summary.md").read_text().count("P(") >= 2
+    assert all(
+        (real_study / f).stat().st_size > 10_000 for f in ("loss_vs_parameters.png", "loss_vs_flops.png")
+    )
+
+
+def test_fit_json_is_the_fit_of_results_csv(real_study):
+    """Anything reported comes from the file beside it: refitting results.csv gives fit.json's numbers."""
+    fit = json.loads((real_study / "fit.json").read_text())
+    rows = [r for r in read_trials(real_study / "results.csv") if r["status"] == "done"]
+    targets = [{k: t[k] for k in ("parameters", "flops")} for t in fit["targets"]]
+    again = json.loads(json.dumps(analyse(rows, fit["archs"], targets, fit["bootstrap"], seed=0)))
+    for axis in ("parameters", "flops"):
+        for arch in fit["fitted"]:
+            for key in ("E", "A", "alpha", "E_ci95", "alpha_ci95", "range"):
+                assert again["fits"][axis][arch][key] == pytest.approx(fit["fits"][axis][arch][key])
+    assert again["targets"] == fit["targets"]
+
+
+def test_the_report_has_the_scaling_section(real_study):
+    from retlab.report.report import build_report
+
+    page = build_report(None, [str(real_study.parent)])
+    md = (page.parent / "README.md").read_text()
+    assert "## Scaling" in md and "Predictions at the target sizes" in md
+    assert "![loss_vs_parameters](loss_vs_parameters.png)" in md
+    assert (page.parent / "loss_vs_flops.png").is_file()
+    assert "data:image/png;base64," in page.read_text()
+
+
+class StandIn:
+    """A trial function that records what it ran, writes the loss of a known law (for its architecture, at its
+    trial's N) and can be interrupted at its k-th call, like a killed process."""
+
+    def __init__(self, interrupt_at=None):
+        self.calls, self.interrupt_at = [], interrupt_at
+
+    def __call__(self, spec):
+        self.calls.append(spec.trial_id)
+        if len(self.calls) == self.interrupt_at:
+            raise KeyboardInterrupt
+        from retlab.layout import RunLayout
+        from retlab.models.factory import build_config
+        from retlab.models.sizing import count_parameters
+        from retlab.models.specs import DataShape
+
+        config = build_config(spec.cfg.model, spec.arch, DataShape(300, 32))
+        n = count_parameters(config, embeddings=False)
+        loss = float(LAWS[spec.arch](n)) * (1 + 0.002 * (spec.seed - 0.5))
+        metrics = {"test_loss": loss, "params": count_parameters(config), "tokens": spec.cfg.train.max_tokens}
+        atomic_write_json(RunLayout.of(spec.cfg).arch(spec.arch).metrics, metrics)
+        return metrics
+
+
+def test_resume_after_a_kill_runs_only_the_missing_trials(tmp_path, capsys):
+    """4 sizes x 2 archs x 2 seeds with the stand-in (on MQAR data, which is quick to make): killed during the
+    6th trial, re-run, re-run again once everything is done."""
+    cfg = load_config(
+        overrides={
+            "name": "mech",
+            "output_dir": str(tmp_path),
+            "data.seq_len": 32,
+            "data.mqar.train_examples": 500,
+            "train.batch_size": 8,
+            "train.warmup_steps": 0,
+            "scaling.parameters": [2000.0, 6000.0, 20000.0, 60000.0],
+            "scaling.count": "non_embedding",
+            "scaling.aspect_ratio": 16.0,
+            "scaling.head_dim": 8,
+            "scaling.tokens": 1024,
+            "scaling.targets": [1.0e6],
+            "scaling.bootstrap": 200,
+            "sweep.backend": "sequential",
+        }
+    )
+    with pytest.raises(KeyboardInterrupt):
+        scaling(cfg, trial_fn=StandIn(interrupt_at=6))
+    rows = read_trials(tmp_path / "mech/scaling/results.csv")
+    done = {r["trial_id"] for r in rows if r["status"] == "done"}
+    assert len(rows) == 16 and len(done) == 5
+    assert not (tmp_path / "mech/scaling/fit.json").exists()  # no fit from a partial study
+
+    again = StandIn()
+    out = scaling(cfg, trial_fn=again)
+    assert len(again.calls) == 11 and not done & set(again.calls)
+    fit = json.loads((out / "fit.json").read_text())
+    for arch, law in LAWS.items():  # the stand-in's laws come back through the whole pipeline
+        assert fit["fits"]["parameters"][arch]["alpha"] == pytest.approx(law.alpha, abs=0.03)
+    at, n = fit["targets"][0]["predictions"]["parameters"], fit["targets"][0]["parameters"]
+    assert at["lower"] == "retnet" and at["p_lower"] > 0.95  # lower E and steeper: lower at 1e6
+    assert at["loss"]["retnet"] == pytest.approx(float(LAWS["retnet"](n)), rel=0.02)
+    text = capsys.readouterr().out
+    assert "Predictions at the target sizes" in text.rsplit("## Trials", 1)[-1]  # the answer comes last
+    assert "P(retnet lower) = 1.00 (confident)" in text
+
+    third = StandIn()
+    scaling(cfg, trial_fn=third)  # everything done: nothing trains, the fit is rewritten
+    assert third.calls == []
+    assert json.loads((out / "fit.json").read_text())["fits"] == fit["fits"]
