@@ -114,3 +114,51 @@ def test_bad_scaling_input_is_a_one_line_error_with_exit_2(tmp_path, capsys, sca
     err = capsys.readouterr().err.strip()
     assert err.startswith("retlab: error:") and message in err and "\n" not in err
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize(
+    "scaling, message",
+    [
+        (  # 30 is not divisible by 4 heads: the model section rejects the size
+            {
+                "shapes": '[{"hidden_size": 30, "num_hidden_layers": 1, "num_heads": 4}, '
+                '{"hidden_size": 32, "num_hidden_layers": 1}, {"hidden_size": 64, "num_hidden_layers": 1}]'
+            },
+            "scaling.shapes {'hidden_size': 30, 'num_hidden_layers': 1, 'num_heads': 4}",
+        ),
+        ({"parameters": "[2000, 2100, 20000]", "head_dim": "8"}, "give the same shape"),
+        (
+            {
+                "parameters": "[2000, 6000, 20000]",
+                "head_dim": "8",
+                "aspect_ratio": "16",
+                "count": "non_embedding",
+            }
+            | {"tokens": "100"},
+            "less than one batch",
+        ),
+    ],
+)
+def test_sizes_the_data_rules_out_are_one_line_errors_before_training(tmp_path, capsys, scaling, message):
+    """Checks that need the data's vocabulary: after the data is prepared, before any trial (MQAR data here)."""
+    args = [
+        "scaling",
+        "--output_dir",
+        str(tmp_path),
+        "--data.seq_len",
+        "32",
+        "--data.mqar.train_examples",
+        "200",
+    ]
+    args += ["--train.batch_size", "8", "--train.warmup_steps", "0", "--scaling.tokens", "1024"]
+    for key, value in scaling.items():
+        args += [f"--scaling.{key}", value]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("retlab: error:") and message in err and "\n" not in err
+    assert (
+        not (tmp_path / "quickstart" / "trials").exists()
+        and not (tmp_path / "quickstart/config.yaml").exists()
+    )

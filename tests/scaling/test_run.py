@@ -174,3 +174,9 @@ def test_resume_after_a_kill_runs_only_the_missing_trials(tmp_path, capsys):
     scaling(cfg, trial_fn=third)  # everything done: nothing trains, the fit is rewritten
     assert third.calls == []
     assert json.loads((out / "fit.json").read_text())["fits"] == fit["fits"]
+
+    cfg.scaling.targets, cfg.scaling.bootstrap, cfg.scaling.seeds = [1.0e6, 1.0e7], 300, [0]
+    fourth = StandIn()
+    scaling(cfg, trial_fn=fourth)  # the study's own settings changed, the trials did not: refit only
+    assert fourth.calls == []
+    assert len(json.loads((out / "fit.json").read_text())["targets"]) == 2

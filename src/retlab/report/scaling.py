@@ -60,10 +60,10 @@ def _plot(fit: dict, rows: list[dict], axis: str, out_dir: Path) -> Path:
             ax.axvline(t[axis], color="gray", ls=":", lw=1)
             ax.annotate(
                 f"target {t['parameters']:.3g}",
-                (t[axis], 1.0),
+                (t[axis], 0.02),
                 xycoords=("data", "axes fraction"),
                 rotation=90,
-                va="top",
+                va="bottom",
                 ha="right",
                 fontsize=7,
                 color="gray",

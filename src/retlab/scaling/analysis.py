@@ -70,7 +70,11 @@ def analyse(
             fits[arch], thetas[axis][arch] = _fit_one(d, [s[arch] for s in samples])
         out["fits"][axis] = fits
     out["targets"] = [_target(t, fitted, out["fits"], thetas, data) for t in targets]
-    out["warnings"] += _outside_interval(out["targets"])
+    out["warnings"] += _outside_interval(out["targets"]) + [
+        f"target {t['parameters']:.3g} is below the smallest size {a} finished: that is no extrapolation upwards"
+        for t in out["targets"]
+        for a in t["predictions"].get("parameters", {}).get("below_range", [])
+    ]
     _add_curves(out, data, thetas, targets)
     for axis in AXES:
         out["crossovers"][axis] = {

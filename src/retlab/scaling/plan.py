@@ -55,36 +55,40 @@ def counted(cfg: RetlabConfig, model, arch: str, shape: DataShape) -> int:
 
 
 def plan_sizes(cfg: RetlabConfig, shape: DataShape) -> list[Size]:
-    """Every size of the study in increasing N; ConfigError when two sizes give one shape."""
-    sc, ref = cfg.scaling, cfg.compare[0]
-    if sc.parameters:
-        asked = [f"{n:.3g} parameters" for n in sc.parameters]
-        models = [
-            model_for_parameters(
-                cfg.model, ref, shape, n, sc.aspect_ratio, sc.head_dim, embeddings_counted(cfg)
-            )
-            for n in sc.parameters
-        ]
-    else:
-        asked = [str(s) for s in sc.shapes]
-        models = [
-            shaped_model(
-                cfg.model,
-                s["hidden_size"],
-                s["num_hidden_layers"],
-                sc.head_dim,
-                **{k: v for k, v in s.items() if k not in ("hidden_size", "num_hidden_layers")},
-            )
-            for s in sc.shapes
-        ]
-    fields = [{k: getattr(m, k) for k in SHAPE_KEYS if getattr(m, k) is not None} for m in models]
-    _check_distinct(asked, fields, "scaling.shapes" if sc.shapes else "scaling.parameters")
-    counts = [counted(cfg, m, ref, shape) for m in models]
-    order = sorted(range(len(models)), key=lambda i: counts[i])
+    """Every size of the study in increasing N; ConfigError when a size makes no valid model or two sizes give
+    one shape."""
+    sc = cfg.scaling
+    where = "scaling.shapes" if sc.shapes else "scaling.parameters"
+    asked = [f"{n:.3g} parameters" for n in sc.parameters] or [str(s) for s in sc.shapes]
+    sized = [_size(cfg, shape, n) for n in sc.parameters] or [_size(cfg, shape, s) for s in sc.shapes]
+    fields = [{k: getattr(m, k) for k in SHAPE_KEYS if getattr(m, k) is not None} for m, _ in sized]
+    _check_distinct(asked, fields, where)
+    order = sorted(range(len(sized)), key=lambda i: sized[i][1])
     return [
-        Size(str(rank + 1), asked[i], fields[i], counts[i], budget(cfg, counts[i]))
+        Size(str(rank + 1), asked[i], fields[i], sized[i][1], budget(cfg, sized[i][1]))
         for rank, i in enumerate(order)
     ]
+
+
+def _size(cfg: RetlabConfig, shape: DataShape, asked: float | dict):
+    """(model section, N of the reference) of one size: a parameter count shaped by the aspect-ratio rule, or an
+    explicit shape; ConfigError naming the size when its model is invalid (e.g. heads not dividing the width)."""
+    sc, ref = cfg.scaling, cfg.compare[0]
+    try:
+        if isinstance(asked, dict):
+            extra = {k: v for k, v in asked.items() if k not in ("hidden_size", "num_hidden_layers")}
+            model = shaped_model(
+                cfg.model, asked["hidden_size"], asked["num_hidden_layers"], sc.head_dim, **extra
+            )
+        else:
+            embeddings = embeddings_counted(cfg)
+            model = model_for_parameters(
+                cfg.model, ref, shape, asked, sc.aspect_ratio, sc.head_dim, embeddings
+            )
+        return model, counted(cfg, model, ref, shape)
+    except ConfigError as e:
+        what = f"scaling.shapes {asked}" if isinstance(asked, dict) else f"scaling.parameters {asked:.3g}"
+        raise ConfigError(what, e.problem, "change that size, or scaling.head_dim") from None
 
 
 def budget(cfg: RetlabConfig, parameters: float) -> int:
@@ -102,7 +106,7 @@ def _check_distinct(asked: list[str], fields: list[dict], where: str) -> None:
             raise ConfigError(
                 where,
                 f"{seen[key]} and {what} give the same shape ({shape})",
-                "space the sizes further apart (or lower scaling.head_dim for finer widths)",
+                "space the sizes further apart, or lower scaling.head_dim for finer widths",
             )
         seen[key] = what
 

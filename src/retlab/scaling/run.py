@@ -13,7 +13,7 @@ a finished study only refits."""
 import dataclasses
 from pathlib import Path
 
-from ..config import RetlabConfig
+from ..config import RetlabConfig, ScalingConfig
 from ..config.loader import save_run_config, validate
 from ..errors import ConfigError
 from ..layout import RunLayout
@@ -29,13 +29,7 @@ def scaling(cfg: RetlabConfig, force: bool = False, trial_fn=None) -> Path:
     `trial_fn` replaces real training (tests of the mechanics), as in `retlab sweep`."""
     from ..data.info import open_blocks
     from ..models.specs import DataShape
-    from ..sweep.run import (
-        match_parameters_at_points,
-        prepare_shared,
-        run_trials,
-        share_data,
-        with_absolute_paths,
-    )
+    from ..sweep.run import prepare_shared, run_trials, with_absolute_paths
     from ..sweep.trial import status, train_trial
     from ..training.train import tokens_per_step, world_size_of
 
@@ -51,9 +45,7 @@ def scaling(cfg: RetlabConfig, force: bool = False, trial_fn=None) -> Path:
     check_budgets(base, sizes, tokens_per_step(base, world_size_of(base)))
     targets = plan_targets(base, shape, sizes)
     warnings = repeated_data(sizes, open_blocks(first.data_dir, "train").shape[0] * first.seq_len)
-    specs = _trials(base, sizes, layout)
-    infos = share_data(specs, layout.root / "shared")
-    match_parameters_at_points(specs, base.sweep.compare, infos)
+    specs, infos = _trials(base, sizes, layout)
     plan = trial_plan(base, specs, sizes, infos)
     for spec in specs:
         spec.force = force or status(spec) == "stale"
@@ -71,12 +63,25 @@ def scaling(cfg: RetlabConfig, force: bool = False, trial_fn=None) -> Path:
 
 
 def _trials(base: RetlabConfig, sizes: list[Size], layout: RunLayout):
+    """The sweep's trials of every size on shared data, matched as `retlab sweep` matches a point's
+    architectures; returns (specs, {trial id: DataInfo}). A size that the model section rejects (e.g. heads not
+    dividing hidden_size) or that matching cannot reach is a ConfigError naming the size, not a grid point."""
+    from ..sweep.run import match_parameters_at_points, share_data
     from ..sweep.trial import make_trials
 
     try:
-        return make_trials(base, [s.point for s in sizes], layout.root / "trials")
-    except ConfigError as e:  # a shape the model section rejects, e.g. heads not dividing hidden_size
-        raise ConfigError("scaling", str(e), "change that size") from None
+        # A trial is a plain run: without the study's own section, so that changing the targets, seeds or
+        # bootstrap leaves the trials that ran up to date (their config fingerprints unchanged).
+        plain = dataclasses.replace(base, scaling=ScalingConfig())
+        specs = make_trials(plain, [s.point for s in sizes], layout.root / "trials")
+        infos = share_data(specs, layout.root / "shared")
+        match_parameters_at_points(specs, base.sweep.compare, infos)
+    except ConfigError as e:
+        if not e.field.startswith("sweep.grid"):
+            raise
+        size = e.field.removeprefix("sweep.grid").strip(" ()").replace("point ", "size ")
+        raise ConfigError(f"scaling ({size})", e.problem, e.fix) from None
+    return specs, infos
 
 
 def trial_plan(base: RetlabConfig, specs, sizes: list[Size], infos: dict) -> dict[str, dict]:
@@ -118,6 +123,14 @@ def finish(cfg: RetlabConfig, layout: RunLayout, targets: list[dict], warnings: 
     rows = read_trials(layout.scaling / "results.csv")
     done = [r for r in rows if r["status"] == "done"]
     fit = analyse(done, list(cfg.compare), targets, cfg.scaling.bootstrap, cfg.seed)
+    if len(done) < len(rows):
+        states = ", ".join(
+            f"{sum(r['status'] == s for r in rows)} {s}" for s in ("failed", "pending", "stale")
+        )
+        warnings = [
+            f"{len(rows) - len(done)} of {len(rows)} trials are not done ({states}): this fit uses the others; "
+            "re-run `retlab scaling` with the same config to train the rest"
+        ] + warnings
     fit["warnings"] = warnings + fit["warnings"]
     fit["count"] = cfg.scaling.count
     atomic_write_json(layout.scaling / "fit.json", fit)

@@ -50,10 +50,10 @@ def console_text(title: str, fit: dict, rows: list[dict[str, Any]], count: str) 
 def _predictions(fit: dict) -> list[str]:
     archs = fit["fitted"]
     out = ["## Predictions at the target sizes", ""]
+    if not archs:
+        return [*out, "None: no architecture has 3 or more finished sizes to fit.", ""]
     if not fit["targets"]:
         return [*out, "No targets (`scaling.targets`).", ""]
-    if not archs:
-        return [*out, "No architecture has enough finished sizes to fit.", ""]
     for axis in ("parameters", "flops"):
         flops = axis == "flops"
         headers = ["target N", *(["target C"] if flops else []), "x largest trained"]
