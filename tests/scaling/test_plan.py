@@ -162,3 +162,27 @@ def test_sizes_the_data_rules_out_are_one_line_errors_before_training(tmp_path, 
         not (tmp_path / "quickstart" / "trials").exists()
         and not (tmp_path / "quickstart/config.yaml").exists()
     )
+
+
+def test_the_aspect_ratio_rule_on_a_known_count():
+    """With N = 12 w^2 L (a Transformer without embeddings) and width = 64 L: depth 3 (width 192, N = 1.33M) is
+    the closest to 1M, and at depth 3 no other multiple of 64 comes closer."""
+    from retlab.models.sizing import shape_for_parameters
+
+    def count(width, depth):
+        return 12 * width**2 * depth
+
+    assert shape_for_parameters(1e6, count, aspect_ratio=64, multiple=64) == (192, 3)
+    assert shape_for_parameters(1e9, count, aspect_ratio=64, multiple=64) == (1728, 27)  # N = 0.97e9
+    assert shape_for_parameters(10, count, aspect_ratio=64, multiple=64) == (64, 1)  # the smallest there is
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_non_embedding_counts_leave_out_the_vocabulary_matrices(tie):
+    from retlab.config import ModelConfig
+
+    model = ModelConfig(hidden_size=64, num_hidden_layers=2, num_heads=4, tie_word_embeddings=tie)
+    for arch in ("retnet", "transformer"):
+        config = build_config(model, arch, SMALL_SHAPE)
+        vocabulary = 512 * 64 * (1 if tie else 2)
+        assert count_parameters(config) - count_parameters(config, embeddings=False) == vocabulary

@@ -101,7 +101,7 @@ def _data(rows: list[dict[str, Any]], archs: list[str], column: str) -> dict[str
 
 
 def _fit_one(d: Data, samples: list[np.ndarray]) -> tuple[dict, np.ndarray]:
-    scale = HUBER_K * noise_scale(d.x, d.y)
+    scale = HUBER_K * noise_scale(d.x, d.y, d.size)
     law = fit_law(d.x, d.y, scale=scale)
     thetas = bootstrap_fits(d, law, scale, samples)
     valid = np.all(np.isfinite(thetas), axis=1)
@@ -223,10 +223,15 @@ def _crossover(axis: str, ref: str, other: str, out: dict, thetas: dict, data: d
     what = AXIS_NAMES[axis]
     if found:
         where = " and ".join(f"{c:.3g}" for c in found)
-        ci_text = f"95% interval {ci[0]:.3g} to {ci[1]:.3g}, " if ci else ""
+        ci_text = f", 95% of those between {ci[0]:.3g} and {ci[1]:.3g}" if ci else ""
+        sides = (
+            f"{below} is lower below, {above} above"
+            if below != above
+            else f"{below} is lower outside that span, {other if below == ref else ref} inside it"
+        )
         statement = (
-            f"{ref} and {other} cross at {where} {what} ({ci_text}{p_cross:.0%} of bootstrap samples cross in "
-            f"range): {below} is lower below, {above} above"
+            f"{ref} and {other} cross at {where} {what} ({p_cross:.0%} of bootstrap samples cross in range"
+            f"{ci_text}): {sides}"
         )
     else:
         statement = (

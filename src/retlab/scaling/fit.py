@@ -102,15 +102,16 @@ def _grid_start(u: np.ndarray, y: np.ndarray) -> np.ndarray:
     return best
 
 
-def noise_scale(x, y) -> float:
+def noise_scale(x, y, groups=None) -> float:
     """The standard deviation of one trial's log loss around its size's mean, estimated robustly (1.4826 x the
     median absolute deviation, so one diverged seed does not inflate it): from the seeds' deviations from their
     size's mean where sizes repeat seeds, else from the residuals of a plain least-squares fit. At least
-    NOISE_FLOOR."""
+    NOISE_FLOOR. `groups` labels each trial's size (default: equal x, equal size)."""
     x, ly = np.asarray(x, dtype=float), np.log(np.asarray(y, dtype=float))
+    groups = np.asarray(x if groups is None else groups)
     deviations = []
-    for size in np.unique(x):
-        group = ly[x == size]
+    for size in np.unique(groups):
+        group = ly[groups == size]
         if len(group) > 1:  # a deviation from a mean of n has variance (n - 1) / n of one trial's
             deviations += list((group - group.mean()) * math.sqrt(len(group) / (len(group) - 1)))
     if not deviations:
