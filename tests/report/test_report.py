@@ -67,9 +67,11 @@ def test_what_did_not_run_is_left_out_of_the_contents_and_named_once(run_dir, re
     page, markdown = report
     nav = re.search(r"<nav>(.*?)</nav>", page.read_text(), re.S).group(1)
     assert "Grid search" not in nav and "## Grid search" not in markdown
+    assert "Scaling" not in nav and "## Scaling" not in markdown
     assert all(title in nav for title in SECTIONS)
     (line,) = [ln for ln in markdown.splitlines() if ln.startswith("_Not run here:")]
     assert "grid search (run `retlab sweep --config FILE`)" in line
+    assert "scaling (run `retlab scaling --config FILE`)" in line
 
 
 def test_an_empty_run_names_every_section_as_not_run_and_shows_none(tmp_path):
@@ -82,7 +84,8 @@ def test_an_empty_run_names_every_section_as_not_run_and_shows_none(tmp_path):
     markdown = (run / "report" / "README.md").read_text()
     assert "## " not in markdown and "<nav>" not in page.read_text()
     (line,) = [ln for ln in markdown.splitlines() if ln.startswith("_Not run here:")]
-    assert line.count(";") == len(SECTIONS)  # every section and the grid search, named once each
+    # every section, the grid search and the scaling study, named once each
+    assert line.count(";") == len(SECTIONS) + 1
     assert "Architectures: none trained yet." in markdown
     assert "training benchmark (run `retlab bench train`)" in line  # `retlab run` times decoding only
     assert (
