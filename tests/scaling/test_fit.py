@@ -188,3 +188,18 @@ def test_an_architecture_with_fewer_than_three_sizes_is_not_fitted():
     assert fit["fitted"] == ["a"]
     assert any("b: fewer than 3 sizes" in w for w in fit["warnings"])
     assert fit["crossovers"]["parameters"] == {}
+
+
+def test_goodness_of_fit_against_the_seed_noise():
+    from retlab.scaling.fit import goodness
+
+    rng = np.random.default_rng(5)
+    x, y = noisy(TRUE, np.geomspace(1e5, 1e8, 8), 3, 0.005, rng)
+    g = goodness(data_of(x, y), fit_law(x, y), HUBER_K * noise_scale(x, y))
+    assert 0.2 < g["chi2_per_dof"] < 3 and g["r2"] > 0.99  # the true law fits within the noise
+    assert abs(g["holdout_largest"]["error"]) < 0.04  # the largest size from the 7 others: within 2%
+    bent = y * np.where(x > 1e7, 1.05, 1.0)  # the 3 largest sizes 5% off the law: far beyond 0.5% noise
+    g = goodness(data_of(x, bent), fit_law(x, bent), HUBER_K * noise_scale(x, bent))
+    assert g["chi2_per_dof"] > 10 and abs(g["holdout_largest"]["error"]) > 0.04
+    one = x[::3], y[::3]  # one seed per size: no noise to compare with
+    assert goodness(data_of(*one), fit_law(*one), HUBER_K * noise_scale(*one))["chi2_per_dof"] is None

@@ -62,6 +62,8 @@ def _plot(fit: dict, rows: list[dict], axis: str, out_dir: Path) -> Path:
                 f"target {t['parameters']:.3g}",
                 (t[axis], 0.02),
                 xycoords=("data", "axes fraction"),
+                xytext=(-6, 0),  # beside the line, clear of the prediction's bar
+                textcoords="offset points",
                 rotation=90,
                 va="bottom",
                 ha="right",

@@ -250,8 +250,9 @@ def law_warnings(d: Data, law: Law) -> list[str]:
 
 def goodness(d: Data, law: Law, scale: float) -> dict:
     """How well the law follows the sizes' mean losses: RMSE and R^2 of the means, chi^2 per degree of freedom
-    against the seed noise (about 1 when the law fits within the noise), and the error of predicting the largest
-    size from a fit to the others (the extrapolation the targets rely on)."""
+    against the seed noise (about 1 when the law fits within the noise; only with repeated seeds, since a noise
+    taken from the fit's own residuals would make it circular), and the error of predicting the largest size from
+    a fit to the others (the extrapolation the targets rely on)."""
     sizes = sorted(set(d.size), key=lambda s: d.x[d.size.index(s)])
     groups = [np.array([i for i, s in enumerate(d.size) if s == size]) for size in sizes]
     xs = np.array([d.x[g[0]] for g in groups])
@@ -259,9 +260,9 @@ def goodness(d: Data, law: Law, scale: float) -> dict:
     counts = np.array([len(g) for g in groups])
     resid = means - law(xs)
     total = float(np.sum((means - means.mean()) ** 2))
-    noise = scale / HUBER_K  # log-loss noise of one trial
+    noise = scale / HUBER_K if counts.max() > 1 else None  # log-loss noise of one trial, from the seeds
     dof = len(sizes) - 3
-    chi2 = float(np.sum((np.log(means / law(xs))) ** 2 * counts / noise**2)) if dof > 0 else None
+    chi2 = float(np.sum(np.log(means / law(xs)) ** 2 * counts / noise**2)) if dof > 0 and noise else None
     out = {
         "rmse": float(np.sqrt(np.mean(resid**2))),
         "r2": 1 - float(np.sum(resid**2)) / total if total > 0 else None,

@@ -133,7 +133,7 @@ def _fits(fit: dict) -> list[str]:
         md_table(headers, rows),
         "",
         "_chi^2/dof compares the misfit of the size means with the seeds' own noise (about 1: the law fits within "
-        "the noise); the last column fits all sizes but the largest and predicts it._",
+        "the noise; - with one seed per size); the last column fits all sizes but the largest and predicts it._",
         "",
     ]
 
