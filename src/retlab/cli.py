@@ -117,7 +117,8 @@ COMMANDS: dict[str, Command] = {
     "scaling": Command(
         "retlab.scaling.run:scaling",
         "Train every architecture at several sizes, fit scaling laws, predict the loss at target sizes.",
-        saves=None,  # it saves the config itself once the sizes pass their checks
+        saves=None,  # it saves the config itself when the study has finished
+        check="retlab.scaling.run:preflight",
     ),
 }
 GROUPS = {name.split()[0] for name in COMMANDS if " " in name}  # data, bench

@@ -15,7 +15,7 @@ runs/<name>/
   bench/infer.json bench/train.json (+ PNG plots)
   report/index.html report/README.md
   sweep/results.csv sweep/summary.md
-  scaling/results.csv scaling/fit.json scaling/summary.md (+ PNG plots)
+  scaling/results.csv scaling/fit.json scaling/summary.md (+ PNG plots); scaling/trials.csv while it runs
 """
 
 from dataclasses import dataclass

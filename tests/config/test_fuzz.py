@@ -21,7 +21,7 @@ SHIPPED = {p.name: yaml.safe_load(p.read_text()) for p in CONFIGS}
 KEYS = sorted(leaf_fields())
 SECTIONS = sorted(k for k in all_keys() if k not in leaf_fields())
 FLAGS = ["--config", "--print_config", "--force", "--prompt"]
-COMMANDS = ["train", "run", "eval", "generate", "sweep", "data download", "bench infer", "report"]
+COMMANDS = ["train", "run", "eval", "generate", "sweep", "scaling", "data download", "bench infer", "report"]
 
 NUMBERS = st.one_of(
     st.sampled_from([0, -1, 1, 2, -(10**30), 10**30, 2**63, 0.5, -0.0, 1e308, float("inf"), float("nan")]),

@@ -129,37 +129,49 @@ class StandIn:
         return metrics
 
 
+MECH = {
+    "data.seq_len": 32,
+    "data.mqar.train_examples": 500,
+    "train.batch_size": 8,
+    "train.warmup_steps": 0,
+    "sweep.backend": "sequential",
+    "scaling.parameters": [2000.0, 6000.0, 20000.0, 60000.0],
+    "scaling.count": "non_embedding",
+    "scaling.aspect_ratio": 16.0,
+    "scaling.head_dim": 8,
+    "scaling.tokens": 1024,
+    "scaling.targets": [1.0e6],
+    "scaling.bootstrap": 200,
+}
+"""A study for the stand-in, on MQAR data (quick to make): 4 sizes x 2 archs x 2 seeds."""
+
+
+def mech(root: Path, **scaling_fields):
+    fields = MECH | {f"scaling.{k}": v for k, v in scaling_fields.items()}
+    return load_config(overrides={"name": "mech", "output_dir": str(root)} | fields)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def test_resume_after_a_kill_runs_only_the_missing_trials(tmp_path, capsys):
-    """4 sizes x 2 archs x 2 seeds with the stand-in (on MQAR data, which is quick to make): killed during the
-    6th trial, re-run, re-run again once everything is done."""
-    cfg = load_config(
-        overrides={
-            "name": "mech",
-            "output_dir": str(tmp_path),
-            "data.seq_len": 32,
-            "data.mqar.train_examples": 500,
-            "train.batch_size": 8,
-            "train.warmup_steps": 0,
-            "scaling.parameters": [2000.0, 6000.0, 20000.0, 60000.0],
-            "scaling.count": "non_embedding",
-            "scaling.aspect_ratio": 16.0,
-            "scaling.head_dim": 8,
-            "scaling.tokens": 1024,
-            "scaling.targets": [1.0e6],
-            "scaling.bootstrap": 200,
-            "sweep.backend": "sequential",
-        }
-    )
+    """4 sizes x 2 archs x 2 seeds with the stand-in: killed during the 6th trial, re-run, re-run again once
+    everything is done."""
+    cfg = mech(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         scaling(cfg, trial_fn=StandIn(interrupt_at=6))
-    rows = read_trials(tmp_path / "mech/scaling/results.csv")
+    rows = read_trials(tmp_path / "mech/scaling/trials.csv")  # the progress of a study that has not finished
     done = {r["trial_id"] for r in rows if r["status"] == "done"}
     assert len(rows) == 16 and len(done) == 5
-    assert not (tmp_path / "mech/scaling/fit.json").exists()  # no fit from a partial study
+    assert not any(
+        (tmp_path / "mech/scaling" / f).exists() for f in ("results.csv", "fit.json", "summary.md")
+    )
 
     again = StandIn()
     out = scaling(cfg, trial_fn=again)
     assert len(again.calls) == 11 and not done & set(again.calls)
+    assert not (out / "trials.csv").exists() and len(read_trials(out / "results.csv")) == 16
     fit = json.loads((out / "fit.json").read_text())
     for arch, law in LAWS.items():  # the stand-in's laws come back through the whole pipeline
         assert fit["fits"]["parameters"][arch]["alpha"] == pytest.approx(law.alpha, abs=0.03)
@@ -180,3 +192,59 @@ def test_resume_after_a_kill_runs_only_the_missing_trials(tmp_path, capsys):
     scaling(cfg, trial_fn=fourth)  # the study's own settings changed, the trials did not: refit only
     assert fourth.calls == []
     assert len(json.loads((out / "fit.json").read_text())["targets"]) == 2
+
+
+def test_a_finished_study_keeps_its_outputs_until_a_new_one_has_replaced_them(tmp_path, monkeypatch):
+    """A re-run with a fourth size, killed during a trial and then while it writes its own outputs, leaves the
+    finished study's results.csv and fit.json as they were; the old config then resumes to the same numbers
+    without training."""
+    import retlab.scaling.run as run_module
+
+    sizes = MECH["scaling.parameters"]
+    cfg = mech(tmp_path, seeds=[0], parameters=sizes[:3], bootstrap=100)
+    out = scaling(cfg, trial_fn=StandIn())
+    finished = snapshot(out)
+    bigger = mech(tmp_path, seeds=[0], parameters=sizes, bootstrap=100)
+    with pytest.raises(KeyboardInterrupt):
+        scaling(bigger, trial_fn=StandIn(interrupt_at=2))
+    assert {k: v for k, v in snapshot(out).items() if k != "trials.csv"} == finished
+    assert sum(r["status"] == "done" for r in read_trials(out / "trials.csv")) == 7
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "atomic_write_json", killed)  # killed just before fit.json
+    with pytest.raises(KeyboardInterrupt):
+        scaling(bigger, trial_fn=StandIn())
+    assert all(snapshot(out)[f] == finished[f] for f in ("results.csv", "fit.json"))
+    monkeypatch.undo()
+
+    back = StandIn()
+    scaling(cfg, trial_fn=back)
+    assert back.calls == [] and not (out / "trials.csv").exists()
+    assert all(snapshot(out)[f] == finished[f] for f in ("results.csv", "fit.json", "summary.md"))
+
+
+def test_check_writes_nothing_and_knows_the_sizes_once_the_data_is_prepared(tmp_path, capsys):
+    """`retlab scaling --check` runs the study's checks: before the data exists those that need no vocabulary;
+    once it is prepared, also each size's shape and budget, so a bad budget is refused without a write."""
+    from cli_helpers import run
+
+    argv = ["scaling", "--output_dir", str(tmp_path), "--name", "mech", "--scaling.seeds", "[0]"]
+    for key, value in MECH.items():
+        argv += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    code, stdout, err = run([*argv, "--check"], capsys)
+    assert code == 0 and "check out" in stdout and not any(tmp_path.iterdir()), err
+    code, _, err = run([*argv, "--scaling.parameters", "[2000, 6000]", "--check"], capsys)
+    assert code == 2 and "scaling.parameters: gives 2 sizes" in err and not any(tmp_path.iterdir())
+    code, _, err = run([*argv, "--scaling.tokens", "100", "--check"], capsys)  # no data yet: not known
+    assert code == 0 and not any(tmp_path.iterdir()), err
+
+    code, _, err = run([*argv, "--scaling.tokens", "100"], capsys)  # prepares the data, then refuses
+    assert code == 2 and err.count("\n") == 1 and "less than one batch" in err, err
+    prepared = snapshot(tmp_path)
+    code, _, err = run([*argv, "--scaling.tokens", "100", "--check"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "less than one batch" in err, err
+    code, stdout, err = run([*argv, "--check"], capsys)
+    assert code == 0 and "check out" in stdout, err
+    assert snapshot(tmp_path) == prepared and not (tmp_path / "mech/trials").exists()

@@ -1,5 +1,6 @@
-"""`scaling/results.csv`: one row per trial (its size, shape, counts, tokens, training FLOPs, status and losses),
-rewritten whole and atomically after every finished trial, like the sweep's files."""
+"""`scaling/results.csv`: one row per trial (its size, shape, counts, tokens, training FLOPs, status and losses).
+While a study runs these rows are `scaling/trials.csv`, rewritten whole and atomically after every finished trial
+like the sweep's files; the finished study renames it to results.csv, beside the fit made from it."""
 
 from pathlib import Path
 from typing import Any
@@ -7,6 +8,8 @@ from typing import Any
 from ..sweep.results import read_csv, write_csv
 from ..sweep.trial import TrialSpec, load_metrics, status
 
+PROGRESS = "trials.csv"
+RESULTS = "results.csv"
 COLUMNS = [
     "trial_id",
     "size",

@@ -2,13 +2,18 @@
 sweep trial (same training, shared data, parameter matching, backends and resume as `retlab sweep`), then the
 scaling laws fitted and extrapolated.
 
+    runs/<name>/config.yaml             the study's resolved config, written when it has finished
     runs/<name>/shared/<fingerprint>/   data/ and tokenizer/, prepared once per seed
     runs/<name>/trials/<size>__<arch>__seed<s>/   one run folder per trial
-    runs/<name>/scaling/   results.csv (one row per trial), fit.json, summary.md, loss_vs_parameters.png,
-                           loss_vs_flops.png (and Ray Tune's own state in ray/)
+    runs/<name>/scaling/   trials.csv while the study runs (one row per trial, rewritten after each), then the
+                           finished study: results.csv (that file, renamed), fit.json, summary.md,
+                           loss_vs_parameters.png, loss_vs_flops.png (and Ray Tune's own state in ray/)
 
-Finished trials are skipped on a re-run, so re-running after a kill trains only what is missing, and re-running
-a finished study only refits."""
+Nothing is written before every input is checked (`preflight`; the checks that need the data's vocabulary run
+right after the data is prepared, before any trial trains). A finished study's outputs stay as they are until a
+new study has finished and replaced them, each file atomically: a failure or kill mid-study leaves them, and its
+progress is in trials.csv. Finished trials are skipped on a re-run, so re-running after a kill trains only what
+is missing, and re-running a finished study only refits (to the same numbers: the bootstrap is seeded)."""
 
 import dataclasses
 from pathlib import Path
@@ -17,49 +22,92 @@ from ..config import RetlabConfig, ScalingConfig
 from ..config.loader import save_run_config, validate
 from ..errors import ConfigError
 from ..layout import RunLayout
+from ..preflight import check_trainer
 from ..utils.files import atomic_write_json, atomic_write_text
 from .analysis import analyse
 from .plan import Size, check_budgets, counted, plan_sizes, plan_targets, repeated_data, scaling_base
-from .results import read_trials, trial_rows, write_trials
+from .results import PROGRESS, RESULTS, read_trials, trial_rows, write_trials
 from .summary import console_text, summary_markdown
 
 
 def scaling(cfg: RetlabConfig, force: bool = False, trial_fn=None) -> Path:
     """Run the study of `cfg.scaling` and return its `scaling/` folder. `force` retrains every trial;
-    `trial_fn` replaces real training (tests of the mechanics), as in `retlab sweep`."""
-    from ..data.info import open_blocks
-    from ..models.specs import DataShape
-    from ..sweep.run import prepare_shared, run_trials, with_absolute_paths
-    from ..sweep.trial import status, train_trial
-    from ..training.train import tokens_per_step, world_size_of
+    `trial_fn` replaces real training (tests of the mechanics), as in `retlab sweep`. The study's config.yaml
+    is written when it has finished."""
+    from ..sweep.run import prepare_shared, run_trials
+    from ..sweep.trial import train_trial
 
-    validate(cfg)
-    problems = cfg.scaling.sizes_problems()
-    if problems:
-        raise ConfigError(*problems[0])
-    cfg = with_absolute_paths(cfg)
+    cfg, world = preflight(cfg)
     base, layout = scaling_base(cfg), RunLayout.of(cfg)
-    first = prepare_shared(dataclasses.replace(base, seed=cfg.scaling.seeds[0]), layout.root / "shared")
-    shape = DataShape.of(first)
-    sizes = plan_sizes(base, shape)
-    check_budgets(base, sizes, tokens_per_step(base, world_size_of(base)))
-    targets = plan_targets(base, shape, sizes)
-    warnings = repeated_data(sizes, open_blocks(first.data_dir, "train").shape[0] * first.seq_len)
+    # The first write: the data of the first seed, whose vocabulary the sizes need (a cached, atomic stage).
+    first = prepare_shared(_first_seed(base), layout.root / "shared")
+    sizes, targets, warnings = plan_study(base, first, world)
     specs, infos = _trials(base, sizes, layout)
     plan = trial_plan(base, specs, sizes, infos)
-    for spec in specs:
-        spec.force = force or status(spec) == "stale"
+    for spec in specs:  # a stale trial (its config changed) runs again; training decides what it can reuse
+        spec.force = force
     _print_plan(cfg, sizes, warnings)
-    save_run_config(cfg)
-    csv_path = layout.scaling / "results.csv"
     run_trials(
         base,
         specs,
         trial_fn or train_trial,
-        lambda: write_trials(csv_path, trial_rows(specs, plan)),
+        lambda: write_trials(layout.scaling / PROGRESS, trial_rows(specs, plan)),
         "scaling",
     )
-    return finish(cfg, layout, targets, warnings)
+    out = finish(cfg, layout, targets, warnings)
+    save_run_config(cfg)
+    return out
+
+
+def preflight(cfg: RetlabConfig) -> tuple[RetlabConfig, int]:
+    """(the config with absolute paths, the Trainer's world size) after the checks `retlab sweep` makes of the
+    study's base config (the config, Trainer settings, output folder, corpus, Ray resources) and that the config
+    gives sizes and a budget. The checks that need the data's vocabulary (each size's shape, budgets per size,
+    targets) run here too when that data is already prepared (a re-run, or `--check` after one), else in
+    `scaling` right after it is prepared, before any trial trains. Writes nothing."""
+    from ..sweep.run import preflight as sweep_preflight
+    from ..sweep.run import with_absolute_paths
+
+    validate(cfg)  # the fields first (the sweep's checks validate the base config again), then the study's
+    problems = cfg.scaling.sizes_problems()
+    if problems:
+        raise ConfigError(*problems[0])
+    cfg = with_absolute_paths(cfg)
+    sweep_preflight(scaling_base(cfg))
+    world = check_trainer(cfg.train)
+    prepared = _prepared(_first_seed(scaling_base(cfg)), RunLayout.of(cfg).root / "shared")
+    if prepared is not None:
+        plan_study(scaling_base(cfg), prepared, world)
+    return cfg, world
+
+
+def plan_study(base: RetlabConfig, info, world: int) -> tuple[list[Size], list[dict], list[str]]:
+    """(sizes, targets, warnings) on the prepared data `info`, after the checks that need its vocabulary: sizes
+    that make no model or collapse into one shape, budgets below one batch, targets below the smallest size."""
+    from ..data.info import open_blocks
+    from ..models.specs import DataShape
+    from ..training.train import tokens_per_step
+
+    shape = DataShape.of(info)
+    sizes = plan_sizes(base, shape)
+    check_budgets(base, sizes, tokens_per_step(base, world))
+    targets = plan_targets(base, shape, sizes)
+    warnings = repeated_data(sizes, open_blocks(info.data_dir, "train").shape[0] * info.seq_len)
+    return sizes, targets, warnings
+
+
+def _first_seed(base: RetlabConfig) -> RetlabConfig:
+    return dataclasses.replace(base, seed=base.scaling.seeds[0])
+
+
+def _prepared(cfg: RetlabConfig, root: Path):
+    """The DataInfo of `cfg`'s shared data when it is already prepared under `root`, else None (reads only).
+    Its folder is named by the fingerprint of the data settings, so what is there was made from this config."""
+    from ..data.info import INFO_FILE, DataInfo
+    from ..sweep.run import data_key
+
+    found = sorted(RunLayout(root / data_key(cfg)).data.glob(f"*/{INFO_FILE}"))
+    return DataInfo.load(found[0].parent) if found else None
 
 
 def _trials(base: RetlabConfig, sizes: list[Size], layout: RunLayout):
@@ -116,11 +164,15 @@ def trial_plan(base: RetlabConfig, specs, sizes: list[Size], infos: dict) -> dic
 
 
 def finish(cfg: RetlabConfig, layout: RunLayout, targets: list[dict], warnings: list[str]) -> Path:
-    """Fit from results.csv (so the fit is a function of that file alone), write fit.json, summary.md and the
-    plots, and print the answer."""
+    """Fit from the trials' rows (so the fit is a function of results.csv alone), write summary.md, the plots
+    and fit.json, then rename trials.csv to results.csv, and print the answer. Each file replaces the previous
+    study's whole (a kill in between leaves a mix that the next run, refitting the same rows, makes whole)."""
+    import os
+
     from ..report.scaling import scaling_plots
 
-    rows = read_trials(layout.scaling / "results.csv")
+    progress = layout.scaling / PROGRESS
+    rows = read_trials(progress)
     done = [r for r in rows if r["status"] == "done"]
     fit = analyse(done, list(cfg.compare), targets, cfg.scaling.bootstrap, cfg.seed)
     if len(done) < len(rows):
@@ -133,12 +185,13 @@ def finish(cfg: RetlabConfig, layout: RunLayout, targets: list[dict], warnings: 
         ] + warnings
     fit["warnings"] = warnings + fit["warnings"]
     fit["count"] = cfg.scaling.count
-    atomic_write_json(layout.scaling / "fit.json", fit)
     atomic_write_text(layout.scaling / "summary.md", summary_markdown(cfg.name, fit, rows, cfg.scaling.count))
     pngs = scaling_plots(fit, rows, layout.scaling)
+    atomic_write_json(layout.scaling / "fit.json", fit)
+    os.replace(progress, layout.scaling / RESULTS)
     print(console_text(cfg.name, fit, rows, cfg.scaling.count))
     print(
-        f"scaling {cfg.name}: {layout.scaling / 'results.csv'}, fit.json, summary.md; plots: "
+        f"scaling {cfg.name}: {layout.scaling / RESULTS}, fit.json, summary.md; plots: "
         + ", ".join(str(p) for p in pngs)
     )
     return layout.scaling
