@@ -25,7 +25,16 @@ from ..layout import RunLayout
 from ..preflight import check_trainer
 from ..utils.files import atomic_write_json, atomic_write_text
 from .analysis import analyse
-from .plan import Size, check_budgets, counted, plan_sizes, plan_targets, repeated_data, scaling_base
+from .plan import (
+    SHAPE_KEYS,
+    Size,
+    check_budgets,
+    counted,
+    plan_sizes,
+    plan_targets,
+    repeated_data,
+    scaling_base,
+)
 from .results import PROGRESS, RESULTS, read_trials, trial_rows, write_trials
 from .summary import console_text, summary_markdown
 
@@ -102,12 +111,14 @@ def _first_seed(base: RetlabConfig) -> RetlabConfig:
 
 def _prepared(cfg: RetlabConfig, root: Path):
     """The DataInfo of `cfg`'s shared data when it is already prepared under `root`, else None (reads only).
-    Its folder is named by the fingerprint of the data settings, so what is there was made from this config."""
+    Its folder is named by the fingerprint of the data settings, so what is there was made from this config;
+    hidden folders are a stage's temporaries or what it is replacing."""
     from ..data.info import INFO_FILE, DataInfo
     from ..sweep.run import data_key
 
-    found = sorted(RunLayout(root / data_key(cfg)).data.glob(f"*/{INFO_FILE}"))
-    return DataInfo.load(found[0].parent) if found else None
+    data = RunLayout(root / data_key(cfg)).data
+    found = sorted(p.parent for p in data.glob(f"*/{INFO_FILE}") if not p.parent.name.startswith("."))
+    return DataInfo.load(found[0]) if found else None
 
 
 def _trials(base: RetlabConfig, sizes: list[Size], layout: RunLayout):
@@ -149,11 +160,7 @@ def trial_plan(base: RetlabConfig, specs, sizes: list[Size], infos: dict) -> dic
         size = by_point[spec.point_id]
         plan[spec.trial_id] = {
             "size": size.label,
-            "hidden_size": config.hidden_size,
-            "num_hidden_layers": config.num_hidden_layers,
-            "num_heads": config.num_heads,
-            "intermediate_size": config.intermediate_size,
-            "value_dim": getattr(config, "value_dim", None),
+            **{k: getattr(config, k, None) for k in SHAPE_KEYS},  # a field the type lacks stays empty
             "parameters": count_parameters(config),
             "non_embedding_parameters": count_parameters(config, embeddings=False),
             "fit_parameters": counted(base, spec.cfg.model, spec.arch, shape),
@@ -204,3 +211,6 @@ def _print_plan(cfg: RetlabConfig, sizes: list[Size], warnings: list[str]) -> No
         print(f"  size {s.label}: N={s.parameters:,} ({shape}), {s.tokens:,} tokens  <- {s.requested}")
     for w in warnings:
         print(f"  warning: {w}")
+    print(
+        f"  progress: {RunLayout.of(cfg).scaling / PROGRESS} (results.csv and the fit once every trial has run)"
+    )
