@@ -119,6 +119,7 @@ COMMANDS: dict[str, Command] = {
         "Train every architecture at several sizes, fit scaling laws, predict the loss at target sizes.",
         saves=None,  # it saves the config itself when the study has finished
         check="retlab.scaling.run:preflight",
+        reads=COMMON + ("compare", "data", "tokenizer", "model", "train", "eval", "sweep", "scaling"),
     ),
 }
 GROUPS = {name.split()[0] for name in COMMANDS if " " in name}  # data, bench
