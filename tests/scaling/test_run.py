@@ -105,6 +105,36 @@ def test_the_report_has_the_scaling_section(real_study):
     assert "data:image/png;base64," in page.read_text()
 
 
+def test_the_plots_draw_each_architecture_in_its_palette_colour(real_study, tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    import retlab.report.scaling as plots
+    from retlab.report import palette
+
+    colours: dict[str, dict[str, set[str]]] = {}
+
+    def capture(fig, path):
+        mine = colours.setdefault(path.name, {})
+        for ax in fig.axes:
+            for line in ax.lines:
+                arch = line.get_label().split(":")[0].split(" ")[0]
+                mine.setdefault(arch, set()).add(to_hex(line.get_color()))
+            for c in ax.collections:  # the trials' dots and the bands
+                mine.setdefault("_collections", set()).update(to_hex(col) for col in c.get_facecolor())
+        return save(fig, path)
+
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", capture)
+    fit = json.loads((real_study / "fit.json").read_text())
+    fit["archs"].reverse()  # the colour follows the architecture, not its place in `compare`
+    plots.scaling_plots(fit, read_trials(real_study / "results.csv"), tmp_path)
+    assert set(colours) == {"loss_vs_parameters.png", "loss_vs_flops.png"}
+    for name, by_label in colours.items():
+        for arch in fit["fitted"]:
+            assert by_label[arch] == {palette.color(arch)}, (name, arch)
+        assert {palette.color(a) for a in fit["archs"]} <= by_label["_collections"]
+
+
 class StandIn:
     """A trial function that records what it ran, writes the loss of a known law (for its architecture, at its
     trial's N) and can be interrupted at its k-th call, like a killed process."""
@@ -180,7 +210,7 @@ def test_resume_after_a_kill_runs_only_the_missing_trials(tmp_path, capsys):
     assert at["loss"]["retnet"] == pytest.approx(float(LAWS["retnet"](n)), rel=0.02)
     text = capsys.readouterr().out
     assert "Predictions at the target sizes" in text.rsplit("## Trials", 1)[-1]  # the answer comes last
-    assert "P(retnet lower) = 1.00 (confident)" in text
+    assert "P(retnet lower) = 100% (confident)" in text
 
     third = StandIn()
     scaling(cfg, trial_fn=third)  # everything done: nothing trains, the fit is rewritten

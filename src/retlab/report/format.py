@@ -11,6 +11,7 @@ Kinds and their one format:
     bytes     B, KiB, MiB or GiB, whichever keeps 1 to 1023 of it     32.0 KiB, 1.50 MiB
     flops     3 significant figures and an SI prefix                  612 GFLOP/s
     ratio     2 decimals and a times sign                             1.23x
+    magnitude 3 significant figures in powers of ten (decades apart)  1e+07, 2.63e+19
     number    3 significant figures (anything else)
     setting   a config value as YAML writes it                       0.003, true, 2, 4
 A spread (`{"median", "q1", "q3", ...}` from bench/timer.py) shows as `median [q1–q3] unit` in its kind's format, a
@@ -96,6 +97,11 @@ def ratio(x) -> str:
     return f"{x:.2f}x"
 
 
+def magnitude(x) -> str:
+    """A size or budget that spans decades (scaling targets: parameters, FLOPs): its power of ten in view."""
+    return f"{x:.3g}"
+
+
 def number(x) -> str:
     return count(x) if isinstance(x, int) else _sig3(x)
 
@@ -129,6 +135,7 @@ KINDS: dict[str, Callable] = {
     "mib": mib,
     "flops": flops,
     "ratio": ratio,
+    "magnitude": magnitude,
     "number": number,
     "setting": setting,
 }

@@ -1,7 +1,7 @@
 """The scaling study's plots (loss against parameters and against training FLOPs) and its report section, drawn
 from `scaling/fit.json` and `scaling/results.csv` alone.
 
-On log-log axes, per architecture (one colour each): every trial as a faint dot, each size's mean over seeds with
+On log-log axes, per architecture (in its colour from palette.py): every trial as a faint dot, each size's mean over seeds with
 a bar from its lowest to its highest seed, the fitted law solid over the trained sizes and dashed beyond them, its
 95% bootstrap band shaded, and at each target the prediction with its interval."""
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ..layout import RunLayout
 from ..utils.files import read_json
+from . import format as fmt
+from .palette import REFERENCE, color
 from .plots import _save
 
 AXES = {
@@ -28,10 +30,10 @@ def _plot(fit: dict, rows: list[dict], axis: str, out_dir: Path) -> Path:
 
     column, name, label = AXES[axis]
     fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=110)
-    for i, arch in enumerate(fit["archs"]):
-        color = f"C{i % 10}"
+    for arch in fit["archs"]:
+        hue = color(arch)
         mine = [r for r in rows if r["arch"] == arch and r["status"] == "done" and r["test_loss"] is not None]
-        ax.scatter([r[column] for r in mine], [r["test_loss"] for r in mine], s=10, color=color, alpha=0.35)
+        ax.scatter([r[column] for r in mine], [r["test_loss"] for r in mine], s=10, color=hue, alpha=0.35)
         for x, losses in _by_size(mine, column):
             mean = sum(losses) / len(losses)
             ax.errorbar(
@@ -39,27 +41,28 @@ def _plot(fit: dict, rows: list[dict], axis: str, out_dir: Path) -> Path:
                 mean,
                 yerr=[[mean - min(losses)], [max(losses) - mean]],
                 fmt="o",
-                color=color,
+                color=hue,
                 ms=5,
                 capsize=3,
             )
         f = fit["fits"].get(axis, {}).get(arch)
         if f is None:
-            ax.plot([], [], "o", color=color, label=f"{arch} (not fitted)")
+            ax.plot([], [], "o", color=hue, label=f"{arch} (not fitted)")
             continue
-        _curve(ax, f, color, f"{arch}: L = {f['E']:.3g} + {f['A']:.3g} x^-{f['alpha']:.3f}")
+        law = f"L = {fmt.number(f['E'])} + {fmt.number(f['A'])} x^-{fmt.number(f['alpha'])}"
+        _curve(ax, f, hue, f"{arch}: {law}")
         for t in fit["targets"]:
             p = t["predictions"].get(axis)
             if p and arch in p["loss"]:
                 lo, hi = p["loss_ci95"][arch]
                 mid = p["loss"][arch]
                 bar = [[max(mid - lo, 0.0)], [max(hi - mid, 0.0)]]  # a biased bootstrap can miss the fit
-                ax.errorbar(t[axis], mid, yerr=bar, fmt="D", color=color, ms=5, capsize=3)
+                ax.errorbar(t[axis], mid, yerr=bar, fmt="D", color=hue, ms=5, capsize=3)
     for t in fit["targets"]:
         if t.get(axis):
-            ax.axvline(t[axis], color="gray", ls=":", lw=1)
+            ax.axvline(t[axis], color=REFERENCE, ls=":", lw=1)
             ax.annotate(
-                f"target {t['parameters']:.3g}",
+                f"target {fmt.magnitude(t['parameters'])}",
                 (t[axis], 0.02),
                 xycoords=("data", "axes fraction"),
                 xytext=(-6, 0),  # beside the line, clear of the prediction's bar
@@ -68,12 +71,12 @@ def _plot(fit: dict, rows: list[dict], axis: str, out_dir: Path) -> Path:
                 va="bottom",
                 ha="right",
                 fontsize=7,
-                color="gray",
+                color=REFERENCE,
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.tick(v, "loss")))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: fmt.tick(v, "loss")))
     ax.tick_params(axis="y", which="minor", labelsize=7)
     count = fit.get("count", "total").replace("_", "-")
     ax.set_xlabel(label + (f" ({count})" if axis == "parameters" else ""))
@@ -84,7 +87,7 @@ def _plot(fit: dict, rows: list[dict], axis: str, out_dir: Path) -> Path:
     return _save(fig, out_dir / name)
 
 
-def _curve(ax, f: dict, color: str, label: str) -> None:
+def _curve(ax, f: dict, hue: str, label: str) -> None:
     """The law solid up to the largest trained size and dashed beyond it, over its shaded band."""
     c = f["curve"]
     top = f["range"][1]
@@ -92,10 +95,10 @@ def _curve(ax, f: dict, color: str, label: str) -> None:
     beyond = (
         [i for i, x in enumerate(c["x"]) if x >= c["x"][inside[-1]]] if inside else list(range(len(c["x"])))
     )
-    ax.fill_between(c["x"], c["lo"], c["hi"], color=color, alpha=0.15, lw=0)
-    ax.plot([c["x"][i] for i in inside], [c["loss"][i] for i in inside], "-", color=color, label=label)
+    ax.fill_between(c["x"], c["lo"], c["hi"], color=hue, alpha=0.15, lw=0)
+    ax.plot([c["x"][i] for i in inside], [c["loss"][i] for i in inside], "-", color=hue, label=label)
     if len(beyond) > 1:
-        ax.plot([c["x"][i] for i in beyond], [c["loss"][i] for i in beyond], "--", color=color)
+        ax.plot([c["x"][i] for i in beyond], [c["loss"][i] for i in beyond], "--", color=hue)
 
 
 def _by_size(rows: list[dict], column: str) -> list[tuple[float, list[float]]]:

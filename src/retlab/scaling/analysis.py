@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..report import format as fmt
 from .fit import (
     CONFIDENCE,
     HUBER_K,
@@ -71,7 +72,7 @@ def analyse(
         out["fits"][axis] = fits
     out["targets"] = [_target(t, fitted, out["fits"], thetas, data) for t in targets]
     out["warnings"] += _outside_interval(out["targets"]) + [
-        f"target {t['parameters']:.3g} is below the smallest size {a} finished: that is no extrapolation upwards"
+        f"target {fmt.magnitude(t['parameters'])} is below the smallest size {a} finished: that is no extrapolation upwards"
         for t in out["targets"]
         for a in t["predictions"].get("parameters", {}).get("below_range", [])
     ]
@@ -172,8 +173,8 @@ def _outside_interval(targets: list[dict]) -> list[str]:
                 lo, hi = p["loss_ci95"][arch]
                 if not lo <= loss <= hi:
                     out.append(
-                        f"{arch} at target {t['parameters']:.3g} ({AXIS_NAMES[axis]}): the fit's {loss:.4f} lies "
-                        f"outside its bootstrap interval [{lo:.4f}, {hi:.4f}]; the fit hangs on a few sizes"
+                        f"{arch} at target {fmt.magnitude(t['parameters'])} ({AXIS_NAMES[axis]}): the fit's {fmt.loss(loss)} lies "
+                        f"outside its bootstrap interval [{fmt.loss(lo)}, {fmt.loss(hi)}]; the fit hangs on a few sizes"
                     )
     return out
 
@@ -222,21 +223,21 @@ def _crossover(axis: str, ref: str, other: str, out: dict, thetas: dict, data: d
     below, above = (ref if diff[0] < 0 else other), (ref if diff[-1] < 0 else other)
     what = AXIS_NAMES[axis]
     if found:
-        where = " and ".join(f"{c:.3g}" for c in found)
-        ci_text = f", 95% of those between {ci[0]:.3g} and {ci[1]:.3g}" if ci else ""
+        where = " and ".join(fmt.magnitude(c) for c in found)
+        ci_text = f", 95% of those between {fmt.magnitude(ci[0])} and {fmt.magnitude(ci[1])}" if ci else ""
         sides = (
             f"{below} is lower below, {above} above"
             if below != above
             else f"{below} is lower outside that span, {other if below == ref else ref} inside it"
         )
         statement = (
-            f"{ref} and {other} cross at {where} {what} ({p_cross:.0%} of bootstrap samples cross in range"
+            f"{ref} and {other} cross at {where} {what} ({fmt.percent(p_cross)} of bootstrap samples cross in range"
             f"{ci_text}): {sides}"
         )
     else:
         statement = (
-            f"no crossover in range ({lo:.3g} to {hi:.3g} {what}): {below} is predicted lower throughout "
-            f"({p_cross:.0%} of bootstrap samples cross somewhere in range)"
+            f"no crossover in range ({fmt.magnitude(lo)} to {fmt.magnitude(hi)} {what}): {below} is predicted lower throughout "
+            f"({fmt.percent(p_cross)} of bootstrap samples cross somewhere in range)"
         )
     return {
         "range": [lo, hi],

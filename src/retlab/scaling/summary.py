@@ -5,6 +5,7 @@ trials behind them."""
 import math
 from typing import Any
 
+from ..report import format as fmt
 from ..report.sections import md_table
 from .analysis import AXIS_NAMES
 
@@ -64,17 +65,14 @@ def _predictions(fit: dict) -> list[str]:
             if p:
                 rows.append(
                     [
-                        f"{t['parameters']:.3g}",
-                        *([f"{t['flops']:.3g}"] if flops else []),
-                        f"{p['beyond_largest']:.3g}x",
+                        fmt.magnitude(t["parameters"]),
+                        *([fmt.magnitude(t["flops"])] if flops else []),
+                        fmt.ratio(p["beyond_largest"]),
                     ]
-                    + [
-                        f"{p['loss'][a]:.4f} [{p['loss_ci95'][a][0]:.4f}, {p['loss_ci95'][a][1]:.4f}]"
-                        for a in archs
-                    ]
+                    + [_interval(p["loss"][a], p["loss_ci95"][a], fmt.loss) for a in archs]
                     + [
                         f"**{p['lower']}**",
-                        f"P({p['lower']} lower) = {p['p_lower']:.2f} ({certainty(p['p_lower'])})",
+                        f"P({p['lower']} lower) = {fmt.percent(p['p_lower'])} ({certainty(p['p_lower'])})",
                     ]
                 )
         what = "C = the FLOPs of training the reference at that size" if flops else "N"
@@ -116,15 +114,16 @@ def _fits(fit: dict) -> list[str]:
                 [
                     arch,
                     axis,
-                    f"{f['E']:.3f} [{f['E_ci95'][0]:.3f}, {f['E_ci95'][1]:.3f}]",
-                    f"{f['A']:.4g}",
-                    f"{f['alpha']:.3f} [{f['alpha_ci95'][0]:.3f}, {f['alpha_ci95'][1]:.3f}]",
+                    _interval(f["E"], f["E_ci95"], fmt.loss),
+                    fmt.number(f["A"]),
+                    _interval(f["alpha"], f["alpha_ci95"], fmt.number),
                     f["sizes"],
-                    _num(g["r2"], ".3f"),
-                    _num(g["chi2_per_dof"], ".2f"),
-                    f"{held['predicted']:.4f} vs {held['observed']:.4f} ({held['error']:+.4f})"
+                    _num(g["r2"]),
+                    _num(g["chi2_per_dof"]),
+                    f"{fmt.loss(held['predicted'])} vs {fmt.loss(held['observed'])} "
+                    f"({'+' if held['error'] >= 0 else ''}{fmt.loss(held['error'])})"
                     if held
-                    else "-",
+                    else fmt.MISSING,
                 ]
             )
     return [
@@ -133,7 +132,7 @@ def _fits(fit: dict) -> list[str]:
         md_table(headers, rows),
         "",
         "_chi^2/dof compares the misfit of the size means with the seeds' own noise (about 1: the law fits within "
-        "the noise; - with one seed per size); the last column fits all sizes but the largest and predicts it._",
+        "the noise; – with one seed per size); the last column fits all sizes but the largest and predicts it._",
         "",
     ]
 
@@ -161,15 +160,15 @@ def _trials(rows: list[dict[str, Any]], archs: list[str]) -> list[str]:
         cells = [
             size,
             f"{ref['hidden_size']} x {ref['num_hidden_layers']}, {ref['num_heads']}",
-            f"{ref['fit_parameters']:,}",
-            f"{ref['tokens']:,}",
+            fmt.count(ref["fit_parameters"]),
+            fmt.count(ref["tokens"]),
         ]
         for arch in archs:
             losses = [r["test_loss"] for r in mine if r["arch"] == arch and _ok(r["test_loss"])]
             cells.append(
-                f"{sum(losses) / len(losses):.4f} ({', '.join(f'{v:.4f}' for v in losses)})"
+                f"{fmt.loss(sum(losses) / len(losses))} ({', '.join(fmt.loss(v) for v in losses)})"
                 if losses
-                else "-"
+                else fmt.MISSING
             )
         table.append(cells)
     note = (
@@ -178,8 +177,13 @@ def _trials(rows: list[dict[str, Any]], archs: list[str]) -> list[str]:
     return ["## Trials", "", md_table(headers, table), "", note, ""]
 
 
-def _num(v: Any, spec: str) -> str:
-    return format(v, spec) if _ok(v) else "-"
+def _num(v: Any) -> str:
+    return fmt.number(float(v)) if _ok(v) else fmt.MISSING
+
+
+def _interval(value: float, ci: list[float], show) -> str:
+    """`value [lo, hi]`, each in `show`'s format (a 95% interval)."""
+    return f"{show(value)} [{show(ci[0])}, {show(ci[1])}]"
 
 
 def _ok(v: Any) -> bool:
