@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from ..sweep.results import read_numbers
 from ..sweep.stats import evaluate_models, summarize
 from ..utils.files import atomic_write_text, read_json
 from .palette import color
@@ -144,19 +145,7 @@ def _cell(v):
 
 def read_rows(path: Path) -> list[dict]:
     """CSV rows with numbers parsed (ints stay ints; empty cells are None)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: _parse(v) for k, v in r.items()} for r in csv.DictReader(f)]
-
-
-def _parse(v: str):
-    if v == "":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(v)
-        except ValueError:
-            pass
-    return v
+    return read_numbers(path)
 
 
 def ci(values: list[float], spec: str, scale: float = 1.0) -> str:

@@ -5,7 +5,7 @@ like the sweep's files; the finished study renames it to results.csv, beside the
 from pathlib import Path
 from typing import Any
 
-from ..sweep.results import read_csv, write_csv
+from ..sweep.results import read_numbers, write_csv
 from ..sweep.trial import TrialSpec, load_metrics, status
 
 PROGRESS = "trials.csv"
@@ -71,15 +71,4 @@ def write_trials(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def read_trials(path: Path) -> list[dict[str, Any]]:
     """results.csv back as rows, numbers as numbers."""
-    return [{k: _number(v) for k, v in row.items()} for row in read_csv(path)]
-
-
-def _number(v: str) -> Any:
-    if v == "":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
+    return read_numbers(path)

@@ -138,6 +138,22 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def read_numbers(path: Path) -> list[dict[str, Any]]:
+    """CSV rows with numbers parsed (ints stay ints; empty cells are None; anything else stays text)."""
+    return [{k: parse_cell(v) for k, v in row.items()} for row in read_csv(path)]
+
+
+def parse_cell(v: str) -> Any:
+    if v == "":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
 def _cell(v: Any) -> Any:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
