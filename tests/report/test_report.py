@@ -114,6 +114,7 @@ def test_figures_are_right_aligned_and_names_left():
         ["decoder", "time", "faster", "speed-up"], [["retnet", 0.5, "transformer-static", "0.82x"]]
     )
     assert table.splitlines()[1] == "|---|--:|---|--:|"
+    assert md_table(["x", "target N"], [["a", "1e+09"]]).splitlines()[1] == "|---|--:|"  # powers of ten too
 
 
 def test_html_tables_are_the_markdown_tables(report):

@@ -47,7 +47,7 @@ def md_table(headers: list[str], rows: list[list]) -> str:
 
 def _numeric(text: str) -> bool:
     """A cell to right-align: a figure (with its unit or spread) or the missing mark, not a name or a setting."""
-    return text == f.MISSING or bool(re.match(r"[-+]?[\d.,]+(?:\s|%|x|$|\s?\[)", text))
+    return text == f.MISSING or bool(re.match(r"[-+]?[\d.,]+(?:e[-+]\d+)?(?:\s|%|x|$|\s?\[)", text))
 
 
 def dotted(d: dict | None, key: str):
