@@ -156,7 +156,10 @@ def setup_commands() -> list[str]:
 
 
 def make_dry_run(target: str, cwd: Path = REPO) -> list[str]:
-    proc = subprocess.run(["make", "-n", target], cwd=cwd, capture_output=True, text=True, timeout=60)
+    # Run as a top-level make even under `make test`: a nested make prints "Entering/Leaving directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    command = ["make", "--no-print-directory", "-n", target]
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.splitlines()
 
