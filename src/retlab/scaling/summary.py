@@ -72,7 +72,7 @@ def _predictions(fit: dict) -> list[str]:
                     + [_interval(p["loss"][a], p["loss_ci95"][a], fmt.loss) for a in archs]
                     + [
                         f"**{p['lower']}**",
-                        f"P({p['lower']} lower) = {fmt.percent(p['p_lower'])} ({certainty(p['p_lower'])})",
+                        how_sure(p),
                     ]
                 )
         what = "C = the FLOPs of training the reference at that size" if flops else "N"
@@ -82,6 +82,17 @@ def _predictions(fit: dict) -> list[str]:
         "_P = the share of paired bootstrap samples in which that architecture's predicted loss is the lowest._",
         "",
     ]
+
+
+def how_sure(prediction: dict) -> str:
+    """The bootstrap's share for the predicted winner, in words; a fit that carries warnings (losses that do not
+    fall with size, a parameter at its bound) makes any share meaningless, and the words say so instead."""
+    share = f"P({prediction['lower']} lower) = {fmt.percent(prediction['p_lower'])}"
+    unreliable = prediction.get("unreliable", [])
+    if unreliable:
+        fits = "fit carries" if len(unreliable) == 1 else "fits carry"
+        return f"{share} (not to be trusted: the {' and '.join(unreliable)} {fits} warnings)"
+    return f"{share} ({certainty(prediction['p_lower'])})"
 
 
 def certainty(p: float) -> str:
