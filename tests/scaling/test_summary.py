@@ -4,9 +4,14 @@ from retlab.scaling.summary import how_sure
 
 
 def test_a_prediction_from_fits_without_warnings_is_put_in_words_by_its_share():
-    assert how_sure({"lower": "retnet", "p_lower": 0.97, "unreliable": []}) == "P(retnet lower) = 97.0% (confident)"
+    assert (
+        how_sure({"lower": "retnet", "p_lower": 0.97, "unreliable": []})
+        == "P(retnet lower) = 97.0% (confident)"
+    )
     assert how_sure({"lower": "retnet", "p_lower": 0.85, "unreliable": []}).endswith("(likely)")
-    assert how_sure({"lower": "retnet", "p_lower": 0.6}).endswith("(uncertain)")  # a fit.json from before the field
+    assert how_sure({"lower": "retnet", "p_lower": 0.6}).endswith(
+        "(uncertain)"
+    )  # a fit.json from before the field
 
 
 def test_a_prediction_resting_on_a_fit_with_warnings_says_it_is_not_to_be_trusted_whatever_its_share():

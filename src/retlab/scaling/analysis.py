@@ -150,7 +150,9 @@ def _target(target: dict[str, float], archs: list[str], fits: dict, thetas: dict
             "p_lower": float(np.mean(np.argmin(boot[valid], axis=1) == archs.index(lower))),
             "beyond_largest": x / max(data[axis][a].x.max() for a in archs),
             "below_range": [a for a in archs if x < data[axis][a].x.min()],
-            "unreliable": [a for a in archs if fits[axis][a]["warnings"]],  # fits whose data cannot support them
+            "unreliable": [
+                a for a in archs if fits[axis][a]["warnings"]
+            ],  # fits whose data cannot support them
         }
         ref = archs[0]
         entry["difference"] = {
