@@ -86,7 +86,7 @@ def test_dispatch_passes_config_force_prompts_and_runs(tmp_path, capsys, monkeyp
     )  # the resolved config is saved in the run
     run(["generate", "--output_dir", out_dir, "--prompt", "Once", "--prompt", "There was"], capsys)
     assert calls[-1][1][0].generate.prompts == ["Once", "There was"] and calls[-1][2] == {}
-    run(["report", "runs/a", "runs/b", "--output_dir", out_dir], capsys)
+    run(["report", "runs/a", "runs/b"], capsys)
     assert calls[-1][0] == "report" and calls[-1][1][1] == ["runs/a", "runs/b"]
     run(["bench", "infer", "--output_dir", out_dir], capsys)
     assert calls[-1][0] == "bench infer" and (tmp_path / "quickstart" / "bench" / "config.yaml").is_file()
@@ -127,3 +127,13 @@ def test_data_stages_for_mqar_need_no_download_or_tokenizer(tmp_path, capsys):
     for stage in ("download", "tokenizer", "tokenize"):
         assert run(["data", stage, *args], capsys)[0] == 0
     assert (tmp_path / "quickstart" / "data" / "mqar" / "train.bin").is_file()
+
+
+def test_report_refuses_a_config_in_one_line(tmp_path, capsys):
+    """report reads run folders: a config file or field given to it is an error, not silently ignored."""
+    (tmp_path / "x.yaml").write_text("train:\n  lr: 0.1\n")
+    for extra in (["-c", str(tmp_path / "x.yaml")], ["--train.lr", "3e-4"], ["--print_config"]):
+        code, out, err = run(["report", str(tmp_path / "runs" / "a"), *extra], capsys)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert err.startswith("retlab: error: report: takes no config") and "retlab report RUN" in err
+    assert not (tmp_path / "runs").exists()

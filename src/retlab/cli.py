@@ -244,13 +244,13 @@ def command_help(name: str) -> str:
     runs = " RUN [RUN ...]" if name == "report" else ""
     parser = argparse.ArgumentParser(
         prog=f"retlab {name}",
-        usage=f"retlab {name}{runs} [-c FILE ...] [--section.field VALUE ...]",
+        usage=f"retlab {name}{runs}" + (" [-c FILE ...] [--section.field VALUE ...]" if cmd.reads else ""),
         description=cmd.help,
         add_help=False,
     )
     options = parser.add_argument_group("options")
     options.add_argument("-h", "--help", action="store_true", help="show this help and exit")
-    for flag, text in OPTIONS:
+    for flag, text in OPTIONS if cmd.reads else ():  # report reads run folders, no config
         flags, _, metavar = flag.partition(" ")
         if flags.endswith("]"):  # --print_config[=comments]
             flags, _, variant = flags[:-1].partition("[=")
@@ -320,6 +320,8 @@ def run_command(name: str, args: list[str]) -> int:
     if inv.help:
         print(command_help(name))
         return 0
+    if not COMMANDS[name].reads:
+        reject_config(name, inv)
     from .config.loader import dump_yaml, load_config
 
     overrides = list(inv.overrides)
@@ -355,6 +357,17 @@ def run_command(name: str, args: list[str]) -> int:
         fn(cfg, force=inv.force)
     save_resolved(name, cfg)
     return 0
+
+
+def reject_config(name: str, inv: Invocation) -> None:
+    """A command that reads no config (report: it reads run folders) refuses config files and fields rather
+    than ignore them silently."""
+    given = inv.configs and "-c/--config" or inv.overrides and inv.overrides[0]
+    given = given or (inv.print_config is not None and "--print_config")
+    if given:
+        raise RetlabError(
+            f"{name}: takes no config ({given}); it reads run folders: retlab {name} RUN [RUN ...]"
+        )
 
 
 def quiet_library_progress() -> None:
