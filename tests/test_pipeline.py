@@ -18,7 +18,8 @@ def _val_losses(csv_path) -> list[float]:
 @pytest.mark.skipif(
     importlib.util.find_spec("retlab.models.native") is None, reason="RetNet model not available"
 )
-def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tmp_path, capsys):
+def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # output_dir "." as a user's relative one: the console's paths are short
     bench = {
         "bench.enabled": True,
         "bench.contexts": [8, 16],
@@ -27,7 +28,7 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     }
     bench |= {"bench.decode_steps": 3, "bench.warmup_steps": 1, "bench.prefill_rounds": 1}
     cfg = text_config(
-        shared_data, tmp_path, "e2e", compare=["retnet", "transformer"], **{"train.max_steps": 16}, **bench
+        shared_data, ".", "e2e", compare=["retnet", "transformer"], **{"train.max_steps": 16}, **bench
     )
     results = run(cfg)
     root = tmp_path / "e2e"
@@ -62,8 +63,25 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     final = [
         line for line in out.splitlines() if line[:1] and line[0] in "┏┃┡│└"
     ]  # the final table, drawn by rich
-    assert "┃ retnet ┃ transformer ┃" in final[1] and max(len(line) for line in final) <= 100
-    assert any(line.startswith("│ test loss (nats/token)") for line in final)
+    assert [c.strip() for c in final[1].split("┃")[2:4]] == ["retnet", "transformer"]
+    after_data = out[out.index("params: ") :]  # (the data stage's lines name their inputs in full)
+    assert max(len(line) for line in after_data.splitlines()) <= 100
+    check_final_table(out, root)
+    # Evaluation and benchmarks in one line each besides their bars' (no terminal: each bar's summary line);
+    # their full tables are in files (and the report), not on the console.
+    stage = [line for line in out.splitlines() if line.startswith(("eval", "bench"))]
+    assert [line.split(" in ")[0] for line in stage[:2]] == [
+        "eval: 2/2 tasks",
+        "eval: 2 models x 1 task -> e2e/eval/results.txt (and results.json)",
+    ]
+    assert stage[2].startswith("bench infer: 2/2 points in ") and len(stage) == 4
+    assert stage[3].startswith("bench infer: retnet decodes ") and " as fast as transformer-" in stage[3]
+    assert stage[3].endswith(" at 16 tokens")  # the largest context
+    assert not any(
+        line.startswith(("task ", "decoder ", "arch ", "perplexity ")) for line in out.splitlines()
+    )
+    assert (root / "eval" / "results.txt").read_text().startswith("task ")
+    assert (root / "bench" / "infer.txt").read_text().startswith("decoder ")
 
     infer = (root / "bench" / "infer.json").read_bytes()
     assert "trained:" in read_json(root / "bench" / "infer.json")["models"][0]["source"]
@@ -76,6 +94,24 @@ def test_run_trains_both_architectures_and_skips_when_up_to_date(shared_data, tm
     assert (root / "bench" / "infer.json").read_bytes() == infer  # no benchmark figure changed
 
 
+def check_final_table(out: str, root) -> None:
+    """The final table's figures are metrics.json's and results.json's (to the decimals shown)."""
+    rows = rows_of("\n".join(line for line in out.splitlines() if line.startswith("│")))
+    scores = read_json(root / "eval" / "results.json")["results"]
+    for i, arch in enumerate(("retnet", "transformer")):
+        metrics = read_json(root / arch / "metrics.json")
+        assert int(rows["parameters"][i].replace(",", "")) == metrics["params"]
+        assert float(rows["test loss (nats/token)"][i]) == pytest.approx(metrics["test_loss"], abs=5e-5)
+        assert float(rows["best val loss (nats/token)"][i]) == pytest.approx(
+            metrics["best_val_loss"], abs=5e-5
+        )
+        assert float(rows["test perplexity"][i]) == pytest.approx(metrics["test_ppl"], abs=5e-3)
+        tokens_per_s = float(rows["train throughput"][i].removesuffix(" tokens/s").replace(",", ""))
+        assert tokens_per_s == pytest.approx(metrics["train_tokens_per_s"], rel=6e-3)
+        ppl = scores[arch]["perplexity"]["ppl"]["value"]
+        assert float(rows["eval perplexity/ppl"][i].replace(",", "")) == pytest.approx(ppl, abs=5e-3)
+
+
 def rows_of(table: str) -> dict[str, list[str]]:
     """{first cell: other cells} of a rich table's body rows."""
     rows = [line.strip("│ ").split("│") for line in table.splitlines() if line.startswith("│")]
@@ -86,24 +122,33 @@ def test_comparison_table_shows_mqar_accuracy_only_for_mqar():
     lm = {"retnet": {"params": 1000, "test_loss": 2.0, "wall_time_s": 1.0}}
     assert "MQAR" not in comparison_table(lm)
     table = comparison_table({"transformer": {"params": 1000, "test_mqar_accuracy": 0.875}})
-    assert rows_of(table) == {"parameters": ["1,000"], "test MQAR accuracy (%)": ["87.5"]}
+    assert rows_of(table) == {"parameters": ["1,000"], "test MQAR accuracy": ["87.5%"]}
 
 
-def test_comparison_table_joins_evaluation_scores_once_and_fits_100_columns():
+def test_comparison_table_formats_every_figure_by_its_kind_and_joins_evaluation_scores_once():
+    """Numbers through report/format.py (units in the cells, missing as –), each eval score with its stderr."""
     metrics = {"params": 10, "test_mqar_accuracy": 0.5, "train_tokens_per_s": 12345.6, "wall_time_s": 3.0}
+    metrics |= {"best_val_loss": 1.23456, "test_ppl": 3.14159}
     results = {arch: dict(metrics) for arch in ("retnet", "transformer", "torchscale-transformer")}
-    summary = {
-        "retnet": {"piqa/acc": 0.51, "piqa/chance_accuracy": 0.5, "mqar/accuracy": 0.5},
-        "transformer": {"piqa/acc": 0.625},
+    score = {"value": 0.51, "stderr": 0.0123}
+    scores = {
+        "retnet": {
+            "piqa": {"n": 100, "acc": score, "chance_accuracy": {"value": 0.5, "stderr": None}},
+            "mqar": {"accuracy": score},
+        },
+        "transformer": {"piqa": {"acc": {"value": 0.625, "stderr": None}}},
     }
-    summary |= {"retnet": summary["retnet"] | {f"task{i}/acc_norm": 0.5 for i in range(20)}}
-    table = comparison_table(results, summary)
+    scores["retnet"] |= {f"task{i}": {"acc_norm": score} for i in range(20)}
+    table = comparison_table(results, {"results": scores})
     rows = rows_of(table)
-    assert (
-        rows["eval piqa/acc"] == ["0.51", "0.625", "-"] and rows["train throughput (tokens/s)"][0] == "12,346"
-    )
-    assert not any("chance" in r or "mqar/accuracy" in r for r in rows)  # shown once, as test MQAR accuracy
-    assert max(len(line) for line in table.splitlines()) <= 100
+    assert rows["eval piqa/acc"] == ["51.0% ± 1.2%", "62.5%", "–"]
+    assert rows["train throughput"] == ["12,346 tokens/s"] * 3 and rows["wall time"] == ["3.00 s"] * 3
+    assert rows["best val loss (nats/token)"][0] == "1.2346" and rows["test perplexity"][0] == "3.14"
+    assert rows["test MQAR accuracy"][0] == "50.0%"
+    assert not any(
+        "chance" in r or "mqar/accuracy" in r or "/n" in r for r in rows
+    )  # shown once, or not a score
+    assert len(rows) == 6 + 1 + 20 and max(len(line) for line in table.splitlines()) <= 100
 
 
 def test_optional_stage_skips_a_missing_module_but_not_its_errors(capsys):

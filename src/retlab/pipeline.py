@@ -5,7 +5,6 @@ run continues (training resumes from its last checkpoint)."""
 import dataclasses
 import importlib
 import importlib.util
-import math
 import time
 
 from .config.loader import save_run_config
@@ -49,15 +48,19 @@ def run(cfg, force: bool = False) -> dict:
     if not is_main_process():  # the other processes of a multi-process (DDP) run only help train
         return results
 
-    evaluation = optional_stage("evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force)
+    # Each stage in one line (and its bar): the final table shows the scores, the report and the stages' .txt
+    # files hold their full tables.
+    evaluation = optional_stage(
+        "evaluation", "retlab.evaluation.evaluate", "evaluate", cfg, force=force, tables=False
+    )
     if getattr(cfg.bench, "enabled", False):
-        optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg, force=force)
+        optional_stage("benchmarks", "retlab.bench.infer", "bench_infer", cfg, force=force, tables=False)
     else:
         print("benchmarks: not enabled in this config (run `retlab bench infer` separately)")
     save_run_config(cfg)
     optional_stage("report", "retlab.report.report", "build_report", cfg, [str(layout.root)])
 
-    print(comparison_table(results, (evaluation or {}).get("summary", {})))
+    print(comparison_table(results, evaluation))
     if evaluation:
         from .evaluation.evaluate import format_samples
 
@@ -97,43 +100,53 @@ def print_parameter_match(cfg, configs: dict) -> None:
         )
 
 
-def _fmt(value, spec: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return format(value, spec)
-
-
-# The training figures of the final table: (metrics.json key, row label with its unit, format).
+# The training figures of the final table: (metrics.json key, row label). Every figure is shown in the format of
+# its kind (report/format.py), which carries its unit where the label does not.
 SUMMARY_ROWS = (
-    ("params", "parameters", ","),
-    ("train_tokens_per_s", "train throughput (tokens/s)", ",.0f"),
-    ("best_val_loss", "best val loss (nats/token)", ".4f"),
-    ("test_loss", "test loss (nats/token)", ".4f"),
-    ("test_ppl", "test perplexity", ".2f"),
-    ("test_mqar_accuracy", "test MQAR accuracy (%)", ".1f"),
-    ("wall_time_s", "wall time (s)", ".1f"),
+    ("params", "parameters"),
+    ("train_tokens_per_s", "train throughput"),
+    ("best_val_loss", "best val loss (nats/token)"),
+    ("test_loss", "test loss (nats/token)"),
+    ("test_ppl", "test perplexity"),
+    ("test_mqar_accuracy", "test MQAR accuracy"),
+    ("wall_time_s", "wall time"),
 )
 # Evaluation scores the training rows already show (the same model, split and measure).
 _SHOWN_BY_TRAINING = {"mqar/accuracy"}
 
 
-def comparison_table(results: dict[str, dict], evaluation: dict[str, dict] | None = None) -> str:
+def comparison_table(results: dict[str, dict], evaluation: dict | None = None) -> str:
     """The run's final table, one column per architecture (so it fits 100 columns however many scores there
-    are): the training figures with their units, then the evaluation's `task/metric` scores (chance levels,
-    baselines and figures the training rows already show left out)."""
+    are): the training figures (metrics.json), then the evaluation's `task/metric` scores with their standard
+    errors (results.json; chance levels, baselines and figures the training rows already show left out)."""
     from .console import table
+    from .report.format import kind_of, show
 
-    evaluation = evaluation or {}
+    scores = (evaluation or {}).get("results", {})
     archs = list(results)
     rows = []
-    for key, label, spec in SUMMARY_ROWS:
+    for key, label in SUMMARY_ROWS:
         values = [results[a].get(key) for a in archs]
-        if all(v is None for v in values):
-            continue
-        if key == "test_mqar_accuracy":
-            values = [None if v is None else 100 * v for v in values]
-        rows.append([label, *(_fmt(v, spec) for v in values)])
-    scores = sorted({k for e in evaluation.values() for k in e if "chance" not in k and "baseline" not in k})
-    for key in (k for k in scores if k not in _SHOWN_BY_TRAINING):
-        rows.append([f"eval {key}", *(_fmt(evaluation.get(a, {}).get(key), ".4g") for a in archs)])
+        if any(v is not None for v in values):
+            rows.append([label, *(show(v, kind_of(key)) for v in values)])
+    for task, metric in eval_rows(scores):
+        key = f"{task}/{metric}"
+        cells = [show(scores.get(a, {}).get(task, {}).get(metric), kind_of(key)) for a in archs]
+        rows.append([f"eval {key}", *cells])
     return table(None, ["", *archs], rows)
+
+
+def eval_rows(scores: dict[str, dict]) -> list[tuple[str, str]]:
+    """The (task, metric) scores of results.json's `results` that the final table shows, sorted."""
+    keys = {
+        (task, metric)
+        for tasks in scores.values()
+        for task, metrics in tasks.items()
+        for metric, v in metrics.items()
+        if isinstance(v, dict) and "value" in v
+    }
+    return sorted(
+        (t, m)
+        for t, m in keys
+        if "chance" not in m and "baseline" not in m and f"{t}/{m}" not in _SHOWN_BY_TRAINING
+    )

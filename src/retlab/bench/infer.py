@@ -44,9 +44,10 @@ from .timer import summarize, time_rounds
 KV_CACHES = ("dynamic", "static")  # every arch that decodes from a KV cache is timed with each
 
 
-def bench_infer(cfg, force: bool = False) -> dict:
-    """Benchmark decoding for every decoder, batch size and context; write `bench/infer.json` and plots (or
-    show the stored result when it is up to date)."""
+def bench_infer(cfg, force: bool = False, tables: bool = True) -> dict:
+    """Benchmark decoding for every decoder, batch size and context; write `bench/infer.json`, its tables and
+    plots (or show the stored result when it is up to date). `tables=False` (inside `retlab run`) prints one line
+    instead of the tables."""
     b = cfg.bench
     archs = bench_archs(cfg)
     no_cache = [a for a in archs if spec_of(a).cache == "none"]  # decoding recomputes the prefix
@@ -88,7 +89,7 @@ def bench_infer(cfg, force: bool = False) -> dict:
             "notes": notes + [progress(p).removeprefix("[bench infer] ") for p in points if "skipped" in p],
         }
 
-    return bench_stage(cfg, "infer", infer_settings(b), models, force, measure)
+    return bench_stage(cfg, "infer", infer_settings(b), models, force, measure, tables)
 
 
 def infer_settings(b) -> dict:

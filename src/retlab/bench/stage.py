@@ -8,17 +8,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..layout import RunLayout
-from ..utils.files import atomic_write_json, read_json
+from ..report.format import flops
+from ..utils.files import atomic_write_json, atomic_write_text, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 
 VERSION = 2  # of the result format: a new format re-measures
 
 
-def bench_stage(cfg, kind: str, settings: dict, models: list, force: bool, measure: Callable) -> dict:
+def bench_stage(
+    cfg, kind: str, settings: dict, models: list, force: bool, measure: Callable, tables: bool = True
+) -> dict:
     """`bench/<kind>.json`: the stored result when it is up to date, else `measure(device, peak)` (a dict of the
     kind's own entries) framed by what every result records: the machine, when, the load on it, the peak FLOP/s MFU
-    is measured against, the settings (the kind's own and the shared ones) and the models. Printed either way;
-    plots drawn (for a stored result only those missing)."""
+    is measured against, the settings (the kind's own and the shared ones) and the models. Its tables are written
+    to `bench/<kind>.txt` and printed, or with `tables=False` (inside `retlab run`) summed up in one line; plots
+    drawn (for a stored result only those missing)."""
     from ..utils.device import use_threads
     from .flops import device_peak
     from .machine import load_average, machine_description
@@ -35,11 +39,12 @@ def bench_stage(cfg, kind: str, settings: dict, models: list, force: bool, measu
             f"bench {kind}: up to date ({out_dir / f'{kind}.json'}, measured {cached.get('measured_at')} on "
             f"{cached.get('device')}); --force re-measures"
         )
-        return show(cached, out_dir, only_missing=True)
+        return show(cached, out_dir, only_missing=True, tables=tables)
     started, load_start = utc_now(), load_average()
     peak = device_peak(device, dtype, b.gemm_size)
-    tflops = "unknown" if peak["tflops"] is None else f"{peak['tflops']:.3g}"
-    print(f"bench {kind}: peak for MFU {tflops} TFLOP/s ({peak['source']})", flush=True)
+    if tables:
+        tflops = "unknown" if peak["tflops"] is None else flops(peak["tflops"] * 1e12)
+        print(f"bench {kind}: peak for MFU {tflops} ({peak['source']})", flush=True)
     measured = measure(device, peak)
     result = {
         "kind": kind,
@@ -56,19 +61,22 @@ def bench_stage(cfg, kind: str, settings: dict, models: list, force: bool, measu
     }
     atomic_write_json(out_dir / f"{kind}.json", result)
     mark_measured(out_dir, kind, fp)
-    return show(result, out_dir, only_missing=False)
+    return show(result, out_dir, only_missing=False, tables=tables)
 
 
-def show(result: dict, out_dir: Path, only_missing: bool) -> dict:
-    """Print a result's tables and notes and draw its plots; returns it with the plots' paths."""
+def show(result: dict, out_dir: Path, only_missing: bool, tables: bool = True) -> dict:
+    """Write a result's tables and notes to `<kind>.txt` (a stored result's only when missing), print them or
+    (`tables=False`) its one-line summary, and draw its plots; returns it with the plots' paths."""
     from .plots import bench_plots
-    from .table import result_tables
+    from .table import result_line, result_tables
 
     result = dict(result)
     result["plots"] = [str(p) for p in bench_plots(result, out_dir, only_missing=only_missing)]
-    print(result_tables(result))
-    for note in result.get("notes", []):
-        print(f"note: {note}")
+    text = result_tables(result) + "".join(f"\nnote: {note}" for note in result.get("notes", []))
+    path = Path(out_dir) / f"{result['kind']}.txt"
+    if not (only_missing and path.is_file()):
+        atomic_write_text(path, text + "\n")
+    print(text if tables else result_line(result))
     return result
 
 

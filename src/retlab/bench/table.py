@@ -81,6 +81,24 @@ def result_tables(result: dict) -> str:
     return text_table(result["points"], TRAIN) + "\n" + context_line(result)
 
 
+def result_line(result: dict) -> str:
+    """A result in one line (`retlab run`'s, whose report and bench/<kind>.txt hold the tables): for decoding,
+    each recurrent decoder's speed-up over the faster Transformer decoder at the largest context of the smallest
+    batch size, median [IQR] over the interleaved rounds."""
+    compared = result.get("comparisons") or []
+    if not compared:
+        return f"bench {result['kind']}: {len(result.get('points', []))} measurements"
+    batch = min(c["batch_size"] for c in compared)
+    context = max(c["context"] for c in compared if c["batch_size"] == batch)
+    at = [c for c in compared if c["batch_size"] == batch and c["context"] == context]
+    speedups = "; ".join(
+        f"{c['decoder']} decodes {fmt(c['speedup'], 'ratio')} as fast as {c['baseline']}" for c in at
+    )
+    return f"bench {result['kind']}: {speedups} at {fmt(context, 'count')} tokens" + (
+        f", batch {batch}" if batch != 1 else ""
+    )
+
+
 def infer_tables(result: dict) -> str:
     """Everything `bench infer` prints: decoding, RetNet's speed-ups and crossover, prefill, and what the MFU and
     the machine were."""

@@ -23,12 +23,14 @@ from pathlib import Path
 from ..console import bar
 from ..errors import ConfigError
 from ..layout import RunLayout
-from ..utils.files import atomic_write_json, read_json
+from ..utils.files import atomic_write_json, atomic_write_text, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
 from . import harness
 from .checkpoints import load_model, load_tokenizer_for, model_stamp, resolve_device, resolve_models
 
 RESULTS = "results.json"
+TABLE = "results.txt"
+"""The results table as `retlab eval` prints it, beside results.json."""
 UNIGRAM_TRAIN_DOCUMENTS = 10_000
 """Train documents of a streamed dataset whose token frequencies give the unigram baseline."""
 VERSION = 2
@@ -61,8 +63,10 @@ def preflight(cfg) -> dict[str, Path]:
     return models
 
 
-def evaluate(cfg, force: bool = False) -> dict:
-    """Evaluate every model of `cfg.eval.models` (default: each architecture of `cfg.compare`, best checkpoint)."""
+def evaluate(cfg, force: bool = False, tables: bool = True) -> dict:
+    """Evaluate every model of `cfg.eval.models` (default: each architecture of `cfg.compare`, best checkpoint).
+    Prints the results table and the samples, or with `tables=False` (inside `retlab run`, whose final table
+    shows the scores) one line; the table is written beside results.json as results.txt either way."""
     e = cfg.eval
     models = preflight(cfg)
     out = RunLayout.of(cfg).eval
@@ -70,17 +74,19 @@ def evaluate(cfg, force: bool = False) -> dict:
     if not force and is_up_to_date(out, fp) and (out / RESULTS).is_file():
         print(f"eval: up to date ({out / RESULTS}); --force reruns")
         results = read_json(out / RESULTS)
-        print(format_table(results))
-        print(format_samples(results), end="")
+        if not (out / TABLE).is_file():
+            atomic_write_text(out / TABLE, format_table(results) + "\n")
+        if tables:
+            print(format_table(results))
+            print(format_samples(results), end="")
         return results
     task_dir = harness.write_task_dir(e.data_dir, out / "tasks") if e.tasks and e.data_dir else None
     tasks = harness.load_tasks(e.tasks, task_dir) if e.tasks else None  # loaded once, scored for every model
+    units = len(models) * (1 + len(tasks[1] if tasks else ()))  # the run's own test split, then each task
     per_model = {}
-    with bar("eval", len(models), "models") as update:
+    with bar("eval", units, "tasks") as update:
         for label, path in models.items():
-            update(info=label)
-            per_model[label] = evaluate_model(cfg, label, path, tasks)
-            update(1)
+            per_model[label] = evaluate_model(cfg, label, path, tasks, update)
     scores = {label: m.pop("tasks") for label, m in per_model.items()}
     results = {
         "labels": list(scores),  # column order of the table (the JSON file sorts keys)
@@ -90,10 +96,15 @@ def evaluate(cfg, force: bool = False) -> dict:
         "settings": dataclasses.asdict(e) | {"task_dir": str(task_dir) if task_dir else None},
     }
     atomic_write_json(out / RESULTS, results)
+    atomic_write_text(out / TABLE, format_table(results) + "\n")
     mark_done(out, fp)
-    print(format_table(results))
-    print(format_samples(results), end="")
-    print(f"eval: -> {out / RESULTS}")
+    if tables:
+        print(format_table(results))
+        print(format_samples(results), end="")
+        print(f"eval: -> {out / RESULTS}")
+    else:
+        per = units // len(models)
+        print(f"eval: {len(models)} models x {per} task{'s' * (per > 1)} -> {out / TABLE} (and {RESULTS})")
     return results
 
 
@@ -121,9 +132,14 @@ def check_settings(cfg) -> None:
         )
 
 
-def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None) -> dict:
-    """{"path", "params", "wall_time_s", "tasks": {...}} of one model; `harness_tasks` = load_tasks(...) or None."""
+def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None, progress=None) -> dict:
+    """{"path", "params", "wall_time_s", "tasks": {...}} of one model; `harness_tasks` = load_tasks(...) or None.
+    `progress(advance=0, info=None)` (a console bar's update) hears of each task: the test split's, then each
+    harness task."""
     e, t0 = cfg.eval, time.perf_counter()
+    progress = progress or (lambda advance=0, info=None: None)
+    own = "mqar" if cfg.data.source == "mqar" else "perplexity"
+    progress(info=f"{label} {own}")
     model = load_model(path, resolve_device(e.device))
     tokenizer = load_tokenizer_for(path, cfg)
     tasks = {}
@@ -135,10 +151,14 @@ def evaluate_model(cfg, label: str, path: Path, harness_tasks: tuple | None) -> 
         tasks["perplexity"] = split_perplexity(cfg, model, tokenizer)
         if e.position_loss_multiples:
             tasks["position_loss"] = split_position_loss(cfg, model, tokenizer)
+    progress(1)
     if harness_tasks:  # text runs only (check_settings), so the tokenizer exists: perplexity needed it
         lm = harness.harness_lm(model, tokenizer, e.batch_size, e.max_length or cfg.data.seq_len)
         manager, loaded = harness_tasks
-        tasks |= harness.run_tasks(lm, loaded.values(), manager, e.num_fewshot, e.limit, cfg.seed)
+        for name, task in loaded.items():  # one at a time, so the bar counts tasks (each seeded alike)
+            progress(info=f"{label} {name.removeprefix(harness.LOCAL_PREFIX)}")
+            tasks |= harness.run_tasks(lm, [task], manager, e.num_fewshot, e.limit, cfg.seed)
+            progress(1)
     params = sum(p.numel() for p in model.parameters())
     out = {"path": str(path), "params": params, "wall_time_s": time.perf_counter() - t0, "tasks": tasks}
     if e.generate_samples:
@@ -216,22 +236,18 @@ def summarize(tasks: dict) -> dict[str, float]:
     }
 
 
-def _cell(v: dict | None) -> str:
-    if not v or v.get("value") is None:
-        return "-"
-    fmt = (lambda x: f"{x:.4g}") if abs(v["value"]) >= 1000 else (lambda x: f"{x:.4f}")
-    return fmt(v["value"]) + (f" ± {fmt(v['stderr'])}" if v.get("stderr") is not None else "")
-
-
 def format_table(results: dict) -> str:
-    """One row per (task, metric), one column per model: value ± stderr."""
+    """One row per (task, metric), one column per model: value ± stderr, in the format of the metric's kind
+    (report/format.py)."""
+    from ..report.format import MISSING, kind_of, show
+
     labels = results.get("labels") or list(results["results"])
     rows: dict[tuple[str, str], list[str]] = {}
     for i, label in enumerate(labels):
         for task, metrics in results["results"][label].items():
             for metric, v in metrics.items():
                 if isinstance(v, dict) and "value" in v:
-                    rows.setdefault((task, metric), ["-"] * len(labels))[i] = _cell(v)
+                    rows.setdefault((task, metric), [MISSING] * len(labels))[i] = show(v, kind_of(metric))
     first = ("perplexity", "mqar")  # the run's own test split, then the harness's tasks alphabetically
     order = sorted(rows, key=lambda tm: (tm[0] not in first, tm))
     table = [["task", "metric", *labels]] + [[t, m, *rows[t, m]] for t, m in order]

@@ -6,10 +6,13 @@ files under `eval.data_dir`. The YAMLs hold `$LM_EVAL_TASKS` and `$DATA_DIR`; `w
 with absolute paths (so nothing depends on the working directory) into a folder that the stock `lm_eval` CLI
 can also use: `lm_eval --include_path DIR --tasks retlab_piqa ...`."""
 
+import io
 import json
+import re
 import shutil
 import string
-from contextlib import contextmanager
+import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -27,6 +30,19 @@ SUPPORTED_TASKS = (
     "sciq",
     "wikitext",
 )
+# What lm-eval prints that says nothing about a retlab evaluation (regexes of whole lines): its CLI's hints, its
+# notes on being handed an already-loaded model, the bootstrap's announcement. Its progress bars are dropped too
+# (retlab's eval bar counts the tasks); any other line it prints is shown (quiet()).
+HARMLESS_OUTPUT = (
+    r".*: Custom kwargs can be passed to `--metadata` .*",
+    r"For example --metadata=.*",
+    r"`pretrained` model kwarg is not of type `str`\. .*",
+    r"Passed an already-initialized model through `pretrained`, .*",
+    r"bootstrapping for stddev: .*",
+)
+_TQDM = re.compile(
+    r"\[\d\d:\d\d(<|, )"
+)  # the elapsed time of every tqdm bar: [00:01<00:02, ...] or [00:01, ...]
 LOCAL_PREFIX = "retlab_"
 TEMPLATES = Path(__file__).parent / "tasks"
 
@@ -95,14 +111,15 @@ def harness_lm(model, tokenizer, batch_size: int, max_length: int | None = None)
     max_length = max_length or getattr(model.config, "max_position_embeddings", None)
     # Texts scored from scratch (wikitext's rolling windows) start after <eos>, the document separator retlab
     # trains with, rather than a <bos> its models never see.
-    return HFLM(
-        pretrained=model,
-        backend="causal",  # retlab's model types are not in transformers' causal-LM registry
-        tokenizer=tokenizer,
-        batch_size=batch_size,
-        max_length=max_length,
-        prefix_token_id=tokenizer.eos_token_id,
-    )
+    with quiet():
+        return HFLM(
+            pretrained=model,
+            backend="causal",  # retlab's model types are not in transformers' causal-LM registry
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            max_length=max_length,
+            prefix_token_id=tokenizer.eos_token_id,
+        )
 
 
 def load_tasks(tasks: list[str], task_dir: Path | None):
@@ -110,7 +127,8 @@ def load_tasks(tasks: list[str], task_dir: Path | None):
     manager = task_manager(task_dir)
     names = [local_task_name(t) for t in tasks] if task_dir else list(tasks)
     try:
-        return manager, manager.load(names)["tasks"]
+        with quiet():
+            return manager, manager.load(names)["tasks"]
     except KeyError as err:  # the harness's message names the unknown spec
         raise ConfigError(
             "eval.tasks", str(err).strip("\"'"), "see `lm_eval ls tasks` for the harness's task names"
@@ -141,7 +159,7 @@ def run_tasks(lm, tasks, manager, num_fewshot: int, limit: int | None, seed: int
         ):  # a reused Task keeps its num_fewshot, and the harness never overrides a 0
             task.set_config(key="num_fewshot", value=num_fewshot)
     try:
-        with _without_env_info():
+        with quiet():
             out = simple_evaluate(
                 model=lm,
                 tasks=tasks,
@@ -169,20 +187,38 @@ def run_tasks(lm, tasks, manager, num_fewshot: int, limit: int | None, seed: int
 
 
 @contextmanager
-def _without_env_info():
-    """Skip the harness's environment report (torch's collect_env runs ~10 subprocesses, ~4 s per call on a
-    busy CPU); retlab does not keep it."""
+def quiet():
+    """Run lm-eval without its console noise: its progress bars and the lines of HARMLESS_OUTPUT dropped, any other
+    line it printed (a real warning) shown on stderr when the block ends, and its environment report and git
+    lookup skipped (torch's collect_env runs ~10 subprocesses, ~4 s per call on a busy CPU; git prints "fatal: not
+    a git repository" outside a clone). retlab keeps neither."""
     import lm_eval.evaluator
 
-    if not hasattr(lm_eval.evaluator, "add_env_info"):
-        yield
-        return
-    original = lm_eval.evaluator.add_env_info
-    lm_eval.evaluator.add_env_info = lambda results: None
+    skipped = {"add_env_info": lambda results: None, "get_git_commit_hash": lambda: None}
+    originals = {
+        name: getattr(lm_eval.evaluator, name) for name in skipped if hasattr(lm_eval.evaluator, name)
+    }
+    captured = io.StringIO()
     try:
-        yield
+        for name in originals:
+            setattr(lm_eval.evaluator, name, skipped[name])
+        with redirect_stdout(captured), redirect_stderr(captured):
+            yield
     finally:
-        lm_eval.evaluator.add_env_info = original
+        for name, original in originals.items():
+            setattr(lm_eval.evaluator, name, original)
+        for line in unexpected_lines(captured.getvalue()):
+            print(line, file=sys.stderr)
+
+
+def unexpected_lines(text: str) -> list[str]:
+    """The lines of lm-eval's output worth showing: neither a progress bar (redrawn after each \\r) nor harmless."""
+    lines = (segment.rstrip() for segment in re.split(r"[\r\n]", text))
+    return [
+        line
+        for line in lines
+        if line and not _TQDM.search(line) and not any(re.fullmatch(p, line) for p in HARMLESS_OUTPUT)
+    ]
 
 
 def _task_name(task) -> str:
