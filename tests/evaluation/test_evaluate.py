@@ -109,3 +109,26 @@ def test_models_given_as_run_arch_or_export_folders(run_dir, text_cfg):
         "transformer": run.arch("transformer").best
     }
     assert list(resolve_models([str(run.arch("transformer").best)], text_cfg)) == ["transformer"]
+
+
+def test_the_eval_bar_counts_every_model_and_task_and_lm_eval_stays_off_the_console(
+    run_dir, corpus, eval_data, tmp_path, capfd
+):
+    over = {"eval.models": [str(run_dir / "tiny")], "eval.tasks": ["piqa", "arc_easy"], "eval.limit": 2}
+    cfg = run_config(tmp_path, corpus, **over, **{"eval.data_dir": str(eval_data)})
+    from transformers.utils import logging as hf_logging
+
+    from retlab.cli import quiet_library_progress
+
+    capfd.readouterr()
+    quiet_library_progress()  # as the command line does: no bar per weights file loaded
+    try:
+        results = evaluate(cfg)
+    finally:
+        hf_logging.enable_progress_bar()
+    out, err = capfd.readouterr()
+    units = len(ARCHS) * 3  # each model: the test split's perplexity, then each harness task
+    assert f"\neval: {units}/{units} tasks in " in out  # no terminal: the bar's summary line
+    assert set(results["results"][ARCHS[0]]) == {"perplexity", "piqa", "arc_easy"}
+    assert err == ""  # no progress bars of lm-eval's, no warnings of its own
+    assert not any(word in out for word in ("metadata", "`pretrained`", "bootstrapping", "fatal:"))

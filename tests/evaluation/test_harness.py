@@ -163,3 +163,18 @@ def test_missing_local_file_is_a_config_error(tmp_path):
     task_dir = harness.write_task_dir(tmp_path, tmp_path / "tasks")  # an empty data folder
     with pytest.raises(ConfigError, match="eval.data_dir: .*valid.jsonl is missing"):
         harness.load_tasks(["piqa"], task_dir)
+
+
+def test_lm_eval_output_keeps_only_what_is_news():
+    from retlab.evaluation.harness import unexpected_lines
+
+    printed = (
+        "Running loglikelihood requests:  50%|#####     | 2/4 [00:01<00:01,  1.50it/s]\r"
+        "Running loglikelihood requests: 100%|##########| 4/4 [00:02<00:00,  1.50it/s]\n"
+        "retlab_piqa: Custom kwargs can be passed to `--metadata` in console (as json string) or to the TaskManager.\n"
+        "For example --metadata='{\"max_seq_lengths\":[4096, 8192]}'. For details see task Readme.\n"
+        "bootstrapping for stddev: perplexity\n"
+        "100%|##########| 10/10 [00:00<00:00, 99.0it/s]\n"
+        "Task retlab_piqa: 3 documents have no answer\n"
+    )
+    assert unexpected_lines(printed) == ["Task retlab_piqa: 3 documents have no answer"]
