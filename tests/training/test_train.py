@@ -156,7 +156,10 @@ def test_tensorboard_hparams_hold_the_resolved_run_and_its_final_metrics(referen
         ("test_loss", "hp/test_loss"),
         ("test_ppl", "hp/test_ppl"),
     ):
-        assert [e.value for e in events.Scalars(tag)] == [pytest.approx(metrics[key], rel=1e-6)]
+        # once, with the run's own figure, at its last step (not Lightning's step 0)
+        assert [(e.step, e.value) for e in events.Scalars(tag)] == [
+            (metrics["steps"], pytest.approx(metrics[key], rel=1e-6))
+        ]
     plugin = events.PluginTagToContent("hparams")
     session = plugin_data_pb2.HParamsPluginData.FromString(plugin["_hparams_/session_start_info"])
     hparams = {k: v.number_value or v.string_value for k, v in session.session_start_info.hparams.items()}

@@ -162,12 +162,14 @@ def run_hparams(cfg, arch: str, intermediate_size: int | None) -> dict[str, Any]
 
 
 def log_run_hparams(loggers, params: dict[str, Any], metrics: dict) -> None:
-    """Record `params` with the run's final metrics (best val loss, test loss and perplexity) in every logger:
-    TensorBoard's HPARAMS tab then compares runs and sweep trials; hparams.yaml holds the same values."""
+    """Record `params` with the run's final metrics (best val loss, test loss and perplexity) in every logger,
+    once, at the run's last optimiser step (metrics["steps"]; Lightning would put them at step 0, before any
+    training): TensorBoard's HPARAMS tab then compares runs and sweep trials; hparams.yaml holds the same values."""
     values = {tag: float(metrics[key]) for key, tag in HPARAM_METRICS.items() if metrics.get(key) is not None}
+    step = metrics.get("steps")
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, values)
+            logger.log_hyperparams(params, values, step=step)
         else:
             logger.log_hyperparams(params)
         logger.save()
