@@ -74,10 +74,11 @@ def test_swept_values_reach_model_optimiser_and_data(sequential_run):
     assert row["retnet-transformer/better"] in ("retnet", "transformer")
 
 
-def test_ray_and_sequential_give_the_same_results(sequential_run, shared_data):
+def test_ray_and_sequential_give_the_same_results(sequential_run, shared_data, capfd):
     import psutil
     import ray
 
+    capfd.readouterr()
     out = sweep(
         tiny(
             sequential_run.parent,
@@ -89,6 +90,16 @@ def test_ray_and_sequential_give_the_same_results(sequential_run, shared_data):
             ray_num_cpus=2,
         )
     )
+    printed = "".join(capfd.readouterr())
+    # the trials as retlab's bar (no terminal: its summary line), none of Ray Tune's boxes, hints and notices
+    assert "\nsweep: 2/2 trials in " in printed and "last test_loss " in printed
+    for banner in (
+        "Configuration for experiment",
+        "View detailed results",
+        "--logdir",
+        "Token authentication",
+    ):
+        assert banner not in printed
     assert not ray.is_initialized()  # retlab started Ray and shut it down, and its processes are gone
     assert not psutil.wait_procs(psutil.Process().children(recursive=True), timeout=10)[1]
     seq = {r["arch"]: r for r in read_csv(sequential_run / "sweep/trials.csv")}

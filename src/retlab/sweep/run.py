@@ -9,13 +9,13 @@ or sequentially, resumable, with results rewritten after every trial.
 
 import copy
 import dataclasses
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from ..config import RetlabConfig
 from ..config.loader import load_config, save_run_config, validate, with_absolute_paths
+from ..console import bar
 from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.stage import fingerprint
@@ -104,28 +104,29 @@ def run_trials(
         + (f" ({stale} because their config changed since they ran)" if stale else ""),
         flush=True,
     )
-    finished = 0
-    t0 = time.time()
+    failed = []
 
-    def on_done(result: dict) -> None:
-        nonlocal finished
-        finished += 1
+    def on_done(result: dict, update) -> None:
+        if result["status"] != "done":  # a failed trial is news: one line (above the bar)
+            failed.append(result["trial"])
+            print(
+                f"{kind}: trial {result['trial']} {result['status']}: {result.get('error', '')}", flush=True
+            )
         loss = result.get("test_loss")
-        what = f"test_loss={loss:.4f}" if isinstance(loss, float) else result.get("error", "")
-        print(
-            f"  [{finished}/{len(todo)}] {result['trial']}: {result['status']} {what} "
-            f"({time.time() - t0:.0f} s elapsed)",
-            flush=True,
-        )
+        last = f"last test_loss {loss:.4f}" if isinstance(loss, float) else f"last {result['status']}"
+        update(1, info=last + (f", {len(failed)} failed" if failed else ""))
         rewrite()
 
     rewrite()
-    if todo and scfg.backend == "ray":
-        for spec in todo:
-            spec.num_threads = max(1, int(scfg.cpus_per_trial))
-        run_ray(todo, trial_fn, scfg, getattr(RunLayout.of(cfg), kind) / "ray", on_done)
-    elif todo:
-        run_sequential(todo, trial_fn, on_done)
+    if todo:
+        with bar(kind, len(todo), "trials") as update:
+            done = partial(on_done, update=update)
+            if scfg.backend == "ray":
+                for spec in todo:
+                    spec.num_threads = max(1, int(scfg.cpus_per_trial))
+                run_ray(todo, trial_fn, scfg, getattr(RunLayout.of(cfg), kind) / "ray", done)
+            else:
+                run_sequential(todo, trial_fn, done, update)
     rewrite()
 
 

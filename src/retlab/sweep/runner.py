@@ -5,6 +5,7 @@ driver after every finished trial, so results are rewritten as the sweep progres
 import os
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import SweepConfig
@@ -17,14 +18,12 @@ OnDone = Callable[[dict], None]
 PASS_ENV = ("TOKENIZERS_PARALLELISM", "TRANSFORMERS_OFFLINE", "WANDB_MODE")
 
 
-def run_sequential(specs: list[TrialSpec], trial_fn: TrialFn, on_done: OnDone) -> None:
-    from ..console import bar
-
-    with bar("sweep", len(specs), "trials") as update:
-        for spec in specs:
-            update(info=spec.trial_id)
-            on_done(run_trial(spec, trial_fn))
-            update(1)
+def run_sequential(specs: list[TrialSpec], trial_fn: TrialFn, on_done: OnDone, progress=None) -> None:
+    """One trial after the other; `progress(info=...)` (the sweep's bar) hears which one is running."""
+    for spec in specs:
+        if progress:
+            progress(info=spec.trial_id)
+        on_done(run_trial(spec, trial_fn))
 
 
 def run_ray(
@@ -61,9 +60,14 @@ def run_ray(
                 callbacks=[_completion_callback(on_done)],
             ),
         )
-        grid = tuner.fit()
+        # Tune's new output engine prints its "Configuration for experiment" box, "View detailed results here"
+        # and a TensorBoard hint whatever `verbose` says; its legacy engine at verbose=0 prints only real errors.
+        # retlab's bar shows the trials.
+        with _env(RAY_AIR_NEW_OUTPUT="0"):
+            grid = tuner.fit()
         _record_crashed_workers(grid, by_id, on_done)
     finally:
+        _ON_DONE.pop(id(on_done), None)
         if started:
             ray.shutdown()
         if reaper:
@@ -105,10 +109,40 @@ def _init_ray(scfg: SweepConfig) -> bool:
         ray.init(address=scfg.ray_address, log_to_driver=False, runtime_env={"env_vars": env})
     else:
         # Workers inherit this process's environment (offline flags, RETLAB_DATA_DIR).
+        quiet_token_notice()
         ray.init(
             num_cpus=scfg.ray_num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
         )
     return True
+
+
+TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster."
+"""Ray's notice (on stderr) that it turned on its default, token authentication, for a new local cluster."""
+
+
+def quiet_token_notice() -> None:
+    """Drop Ray's TOKEN_NOTICE (idempotent). Authentication stays as Ray sets it (on, unless RAY_AUTH_MODE says
+    otherwise), and its other messages pass, the warning that a cluster runs without authentication included."""
+    import logging
+
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(getattr(f, "retlab", False) for f in logger.filters):
+        notice = logging.Filter()
+        notice.filter = lambda record: not record.getMessage().startswith(TOKEN_NOTICE)
+        notice.retlab = True
+        logger.addFilter(notice)
+
+
+@contextmanager
+def _env(**values: str):
+    """Set environment variables the user has not set, for the duration of the block."""
+    added = [k for k in values if k not in os.environ]
+    os.environ.update({k: values[k] for k in added})
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 def _ray_trainable(config: dict, specs: dict[str, TrialSpec], trial_fn: TrialFn) -> None:
@@ -128,14 +162,25 @@ def _record_crashed_workers(grid, by_id: dict[str, TrialSpec], on_done: OnDone) 
         on_done({"trial": spec.trial_id, "status": "failed", "error": repr(result.error)})
 
 
+_ON_DONE: dict[int, OnDone] = {}
+"""The driver's `on_done` of each running experiment, by key: Tune pickles its callbacks with the experiment's
+state, and `on_done` may hold what does not pickle (the console's live bar)."""
+
+
 def _completion_callback(on_done: OnDone):
     from ray import tune
+
+    key = id(on_done)
+    _ON_DONE[key] = on_done
 
     class OnTrialComplete(tune.Callback):
         """Hands every finished trial's report to the driver's `on_done`."""
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            if trial.last_result and "status" in trial.last_result:
-                on_done(dict(trial.last_result))
+            from retlab.sweep import runner  # by name: a global would be pickled with its value
+
+            hook = runner._ON_DONE.get(key)
+            if trial.last_result and "status" in trial.last_result and hook:
+                hook(dict(trial.last_result))
 
     return OnTrialComplete()
