@@ -236,3 +236,30 @@ def test_a_bad_hf_contender_is_rejected_before_the_first_write(
     transformers rejects only when it builds or runs the model, a width that matching cannot size."""
     argv = [*with_contender(TINY_MQAR, command, arch), "--output_dir", str(out), *setting]
     fails_cleanly(argv + (["--check"] if check else []), out, field, capsys)
+
+
+def test_sigterm_mid_training_exits_143_and_the_same_command_resumes_to_the_same_numbers(
+    finished, tmp_path, capsys, monkeypatch
+):
+    """Lightning turns SIGTERM into a SystemExit without a code: a terminated run (a scheduler's preemption, a
+    `kill`) must not exit 0 as if it had finished, and the same command must resume to the uninterrupted numbers."""
+    from retlab.training.module import CausalLMModule
+
+    argv = [*TINY_MQAR, "--output_dir", str(tmp_path)]
+    step = CausalLMModule.training_step
+
+    def terminated_at_step_3(self, batch, batch_idx):
+        if self.trainer.global_step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # Lightning's handler stops the loop after this batch
+        return step(self, batch, batch_idx)
+
+    with monkeypatch.context() as m:
+        m.setattr(CausalLMModule, "training_step", terminated_at_step_3)
+        code, _, err = run(argv, capsys)
+    assert code == 143 and err.count("\n") == 1 and "SIGTERM" in err and "resumes" in err, err
+    assert not (tmp_path / "k/retnet/metrics.json").exists()  # nothing claims the run finished
+
+    code, _, err = run(argv, capsys)
+    assert code == 0, err[-3000:]
+    resumed, uninterrupted = read_json(tmp_path / "k/retnet/metrics.json"), read_json(finished / "k/retnet/metrics.json")
+    assert {k: resumed[k] for k in DETERMINISTIC} == {k: uninterrupted[k] for k in DETERMINISTIC}

@@ -10,6 +10,7 @@ needs it."""
 
 import difflib
 import json
+import signal
 import sys
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -401,6 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("retlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except SystemExit as e:
+        if type(e).__name__ != "SIGTERMException":
+            raise
+        # Lightning turns SIGTERM into a SystemExit without a code (exit 0): a killed run must not look finished.
+        print("retlab: terminated (SIGTERM); the same command resumes from the last checkpoint", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM) from None
 
 
 if __name__ == "__main__":
