@@ -261,5 +261,8 @@ def test_sigterm_mid_training_exits_143_and_the_same_command_resumes_to_the_same
 
     code, _, err = run(argv, capsys)
     assert code == 0, err[-3000:]
-    resumed, uninterrupted = read_json(tmp_path / "k/retnet/metrics.json"), read_json(finished / "k/retnet/metrics.json")
+    resumed, uninterrupted = (
+        read_json(tmp_path / "k/retnet/metrics.json"),
+        read_json(finished / "k/retnet/metrics.json"),
+    )
     assert {k: resumed[k] for k in DETERMINISTIC} == {k: uninterrupted[k] for k in DETERMINISTIC}

@@ -406,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         if type(e).__name__ != "SIGTERMException":
             raise
         # Lightning turns SIGTERM into a SystemExit without a code (exit 0): a killed run must not look finished.
-        print("retlab: terminated (SIGTERM); the same command resumes from the last checkpoint", file=sys.stderr)
+        print(
+            "retlab: terminated (SIGTERM); the same command resumes from the last checkpoint", file=sys.stderr
+        )
         raise SystemExit(128 + signal.SIGTERM) from None
 
 
