@@ -129,3 +129,25 @@ def shows(cell: str, expected, scale: float = 1.0) -> bool:
             return ok and "stderr" not in got
         return ok and near(got.get("stderr", math.nan), expected["stderr"] * scale, got["stderr_tol"])
     return near(got["value"], expected * scale, got["tol"])
+
+
+def interval(cell: str) -> dict:
+    """A `value [lo, hi]` cell (a point estimate and its 95% interval, as scaling's tables show them) as numbers:
+    {"value", "lo", "hi"} and the half of the last shown digit of each ({"value_tol", ...})."""
+    m = re.fullmatch(rf"({NUMBER}) \[({NUMBER}), ({NUMBER})\]", cell)
+    if not m:
+        raise ValueError(f"not a value with its interval: {cell!r}")
+    out = {}
+    for name, text in zip(("value", "lo", "hi"), m.groups(), strict=True):
+        out[name], out[f"{name}_tol"] = _number(text, "")
+    return out
+
+
+def shows_interval(cell: str, value: float, lo: float, hi: float, rel: float = 0.0) -> bool:
+    """Whether `cell` shows `value [lo, hi]` to the precision it is shown with (`rel`: also within that relative
+    error, for figures shown to 3 significant figures)."""
+    got = interval(cell)
+    return all(
+        math.isclose(got[k], want, abs_tol=got[f"{k}_tol"] * 1.0001 + 1e-12, rel_tol=rel)
+        for k, want in (("value", value), ("lo", lo), ("hi", hi))
+    )

@@ -9,12 +9,9 @@ import pytest
 
 from retlab.config.loader import load_config
 from retlab.scaling.analysis import analyse
-from retlab.scaling.fit import Law
 from retlab.scaling.results import COLUMNS, read_trials
 from retlab.scaling.run import scaling
-from retlab.utils.files import atomic_write_json
-
-LAWS = {"retnet": Law(2.0, 40.0, 0.35), "transformer": Law(2.2, 30.0, 0.3)}
+from scaling_stand_in import LAWS, MECH, StandIn, mech
 
 
 def tiny(root: Path, shared_data: Path, name: str, **scaling_fields):
@@ -135,52 +132,6 @@ def test_the_plots_draw_each_architecture_in_its_palette_colour(real_study, tmp_
         assert {palette.color(a) for a in fit["archs"]} <= by_label["_collections"]
 
 
-class StandIn:
-    """A trial function that records what it ran, writes the loss of a known law (for its architecture, at its
-    trial's N) and can be interrupted at its k-th call, like a killed process."""
-
-    def __init__(self, interrupt_at=None):
-        self.calls, self.interrupt_at = [], interrupt_at
-
-    def __call__(self, spec):
-        self.calls.append(spec.trial_id)
-        if len(self.calls) == self.interrupt_at:
-            raise KeyboardInterrupt
-        from retlab.layout import RunLayout
-        from retlab.models.factory import build_config
-        from retlab.models.sizing import count_parameters
-        from retlab.models.specs import DataShape
-
-        config = build_config(spec.cfg.model, spec.arch, DataShape(300, 32))
-        n = count_parameters(config, embeddings=False)
-        loss = float(LAWS[spec.arch](n)) * (1 + 0.002 * (spec.seed - 0.5))
-        metrics = {"test_loss": loss, "params": count_parameters(config), "tokens": spec.cfg.train.max_tokens}
-        atomic_write_json(RunLayout.of(spec.cfg).arch(spec.arch).metrics, metrics)
-        return metrics
-
-
-MECH = {
-    "data.seq_len": 32,
-    "data.mqar.train_examples": 500,
-    "train.batch_size": 8,
-    "train.warmup_steps": 0,
-    "sweep.backend": "sequential",
-    "scaling.parameters": [2000.0, 6000.0, 20000.0, 60000.0],
-    "scaling.count": "non_embedding",
-    "scaling.aspect_ratio": 16.0,
-    "scaling.head_dim": 8,
-    "scaling.tokens": 1024,
-    "scaling.targets": [1.0e6],
-    "scaling.bootstrap": 200,
-}
-"""A study for the stand-in, on MQAR data (quick to make): 4 sizes x 2 archs x 2 seeds."""
-
-
-def mech(root: Path, **scaling_fields):
-    fields = MECH | {f"scaling.{k}": v for k, v in scaling_fields.items()}
-    return load_config(overrides={"name": "mech", "output_dir": str(root)} | fields)
-
-
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -237,7 +188,10 @@ def test_a_finished_study_keeps_its_outputs_until_a_new_one_has_replaced_them(tm
     bigger = mech(tmp_path, seeds=[0], parameters=sizes, bootstrap=100)
     with pytest.raises(KeyboardInterrupt):
         scaling(bigger, trial_fn=StandIn(interrupt_at=2))
-    assert {k: v for k, v in snapshot(out).items() if k != "trials.csv"} == finished
+    progress = ("trials.csv", "sessions.json")  # rewritten as a study runs, by design
+    assert {k: v for k, v in snapshot(out).items() if k not in progress} == {
+        k: v for k, v in finished.items() if k not in progress
+    }
     assert sum(r["status"] == "done" for r in read_trials(out / "trials.csv")) == 7
 
     def killed(*args, **kwargs):

@@ -6,10 +6,11 @@ and tested against small committed files:
     render    raw results -> the tables of docs/findings.md (mean +- Student-t 95% CI over seeds, rewritten in
               place between `<!-- findings:NAME -->` and `<!-- /findings:NAME -->`) and its PNG plots
 
-    python -m retlab.report.findings collect --lm runs/findings-lm --mqar runs/findings-mqar --out docs/findings
-    python -m retlab.report.findings render --raw docs/findings --doc docs/findings.md
+    python -m retlab.report.findings collect --lm runs/findings-lm --mqar runs/findings-mqar \
+        --scaling runs/scaling-small --out docs/findings
+    python -m retlab.report.findings render --raw docs/findings --doc docs/findings.md --readme README.md
 
-Raw files (`<kind>` is `lm` or `mqar`):
+Raw files (`<kind>` is `lm` or `mqar`; the scaling study's files are in findings_scaling.py):
     <kind>/trials.csv          one row per finished trial: trial_id, arch, seed, the grid point's fields (short
                                names), params, tokens, wall_time_s, train_tokens_per_s and every `task/metric` of
                                the trial's `retlab eval` summary
@@ -17,7 +18,13 @@ Raw files (`<kind>` is `lm` or `mqar`):
     lm/position_loss.csv       trial_id, start, end, loss: the bucketed per-position loss curve of `retlab eval`
     <kind>/sweep_results.csv   the sweep's own results.csv and summary.md, as `retlab sweep` wrote them
     <kind>/sweep_summary.md
-The decode table reads benchmarks/results/cpu/infer.json (`retlab bench infer`) directly."""
+    <kind>/trial_times.csv     trial_id, arch, started_at, finished_at (UTC): when each trial ran, from its files'
+                               modification times (see `trial_span`); also scaling/trial_times.csv
+    <kind>/sessions.json       the sweep's own record of when each invocation ran (sweep/results.py), where the
+                               sweep wrote one; also scaling/sessions.json
+The decode table reads benchmarks/results/cpu/infer.json (`retlab bench infer`) directly.
+
+A block whose raw files are absent is left as it is; in a fresh document it holds `PENDING`."""
 
 import argparse
 import csv
@@ -26,13 +33,15 @@ import re
 import statistics
 import sys
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from ..sweep.results import read_numbers
+from ..sweep.results import SESSIONS, read_numbers, read_sessions
 from ..sweep.stats import evaluate_models, summarize
-from ..utils.files import atomic_write_text, read_json
+from ..utils.files import atomic_copy, atomic_write_text, read_json
+from . import findings_scaling
 from .palette import color
 
 ARCHS = ("retnet", "transformer")
@@ -42,6 +51,8 @@ TRIAL_FIELDS = ["trial_id", "arch", "seed"]
 METRIC_FIELDS = ["params", "tokens", "wall_time_s", "train_tokens_per_s"]
 CURVE_KEYS = ("train/loss", "val/loss", "val/mqar_accuracy")
 KINDS = ("lm", "mqar")
+PENDING = '_Not collected yet: run the commands under "How to regenerate", then `render`._'
+TIMES = "trial_times.csv"
 
 
 # ---------------------------------------------------------------- collect: run folders -> raw files
@@ -76,7 +87,38 @@ def collect(sweep_root: Path, out: Path) -> int:
         write_csv(out / "position_loss.csv", positions, ["trial_id", "start", "end", "loss"])
     for name in ("results.csv", "summary.md"):
         atomic_write_text(out / f"sweep_{name}", (sweep_root / "sweep" / name).read_text(encoding="utf-8"))
+    if (sweep_root / "sweep" / SESSIONS).is_file():
+        atomic_copy(sweep_root / "sweep" / SESSIONS, out / SESSIONS)
+    write_trial_times(
+        out, [(r["trial_id"], r["arch"], sweep_root / "trials" / r["trial_id"]) for r in trials]
+    )
     return len(trials)
+
+
+def write_trial_times(out: Path, trials: list[tuple[str, str, Path]]) -> Path:
+    """`out`/trial_times.csv from (trial id, arch, trial folder) of finished trials."""
+    rows = [{"trial_id": tid, "arch": arch} | trial_span(tdir, arch) for tid, arch, tdir in trials]
+    return write_csv(out / TIMES, rows, ["trial_id", "arch", "started_at", "finished_at"])
+
+
+def trial_span(tdir: Path, arch: str) -> dict[str, str]:
+    """When a finished trial ran, from its files: it finished when its last output was written (eval/results.json
+    when it was evaluated, else <arch>/metrics.json) and started `wall_time_s` (its training command's wall time)
+    before metrics.json was written. For a resumed trial that is the start of its last attempt."""
+    metrics = tdir / arch / "metrics.json"
+    last = max(
+        [metrics, tdir / "eval" / "results.json"], key=lambda p: p.stat().st_mtime if p.is_file() else 0
+    )
+    started = metrics.stat().st_mtime - float(read_json(metrics)["wall_time_s"])
+    return {"started_at": _utc(started), "finished_at": _utc(last.stat().st_mtime)}
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds(utc: str) -> float:
+    return datetime.strptime(utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def trial_row(tdir: Path) -> dict | None:
@@ -296,23 +338,49 @@ def _spread(s: dict) -> str:
     return f"{s['median']:.2f} [{s['q1']:.2f}–{s['q3']:.2f}]"
 
 
-def timing_table(runs: dict[str, list[dict]]) -> str:
-    """What each findings sweep cost: its trials and their wall time (each trial's own `wall_time_s`: training,
-    testing and `retlab eval`), summed (one trial after another) and per trial."""
+def timing_table(raw: Path, kinds: list[str]) -> str:
+    """What each findings sweep (and the scaling study) took: its wall time from start to end (the sum of its
+    recorded sessions where it recorded them, else from the first trial's start to the last trial's end, from
+    trial_times.csv), the most trials that ran at once, and the trials' own times (start to end, `retlab eval`
+    included), summed and per trial. With trials side by side (Ray) the sum is more than the wall time."""
     body = []
-    for kind, trials in runs.items():
-        times = column(trials, "wall_time_s")
-        config = f"configs/findings-{kind}.yaml"
+    for kind in kinds:
+        folder = Path(raw) / kind
+        spans = [(_seconds(r["started_at"]), _seconds(r["finished_at"])) for r in read_rows(folder / TIMES)]
+        sessions = read_sessions(folder)
+        if sessions and all(x["finished_at"] for x in sessions):
+            wall = sum(_seconds(x["finished_at"]) - _seconds(x["started_at"]) for x in sessions)
+            source = f"{len(sessions)} recorded session" + ("s" if len(sessions) > 1 else "")
+        else:
+            wall, source = max(b for _, b in spans) - min(a for a, _ in spans), "trial file times"
+        config = f"configs/{findings_scaling.study_name(folder)}.yaml" if kind == "scaling" else None
+        times = [b - a for a, b in spans]
         body.append(
             [
-                f"`{config}`",
-                str(len(trials)),
+                f"`{config or f'configs/findings-{kind}.yaml'}`",
+                str(len(spans)),
+                f"{wall / 60:.1f}",
+                source,
+                str(_most_at_once(spans)),
                 f"{sum(times) / 60:.1f}",
                 f"{statistics.median(times) / 60:.1f}",
             ]
         )
-    headers = ["config", "trials", "trial wall time, summed (min)", "median per trial (min)"]
-    return md(headers, body, ["---", "--:", "--:", "--:"])
+    headers = ["config", "trials", "wall time (min)", "wall time from", "most trials at once"]
+    headers += ["trial times, summed (min)", "median per trial (min)"]
+    return md(headers, body, ["---", "--:", "--:", "---", "--:", "--:", "--:"])
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The largest number of the (start, end) intervals that overlap at one moment."""
+    events = sorted(
+        [(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans]
+    )  # an end before a start at a tie
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return max(most, 1) if spans else 0  # a trial that took under a second still ran
 
 
 def tables(raw: Path, infer: Path | None = None) -> dict[str, str]:
@@ -330,12 +398,14 @@ def tables(raw: Path, infer: Path | None = None) -> dict[str, str]:
         out["mqar"] = mqar_table(runs["mqar"])
     if infer is not None and Path(infer).is_file():
         out["decode"] = decode_table(read_json(infer))
-    if runs:
-        out["timing"] = timing_table(runs)
+    out |= findings_scaling.scaling_blocks(raw / "scaling")
+    timed = [kind for kind in (*KINDS, "scaling") if (raw / kind / TIMES).is_file()]
+    if timed:
+        out["timing"] = timing_table(raw, timed)
     return out
 
 
-BLOCK = re.compile(r"<!-- findings:(\w+) -->\n(.*?)<!-- /findings:\1 -->", re.S)
+BLOCK = re.compile(r"<!-- findings:([\w-]+) -->\n(.*?)<!-- /findings:\1 -->", re.S)
 
 
 def blocks(doc: str) -> dict[str, str]:
@@ -372,10 +442,10 @@ def plots(raw: Path) -> list[Path]:
                 fp.position_curves(lm, read_rows(raw / "lm" / "position_loss.csv"), raw / "position_loss.png")
             )
     if (raw / "mqar" / "trials.csv").is_file():
-        out.append(
-            fp.mqar_accuracy(read_rows(raw / "mqar" / "trials.csv"), kv_keys, raw / "mqar_accuracy.png")
-        )
-    return out
+        mqar = read_rows(raw / "mqar" / "trials.csv")
+        out.append(fp.mqar_accuracy(mqar, kv_keys, raw / "mqar_accuracy.png"))
+        out.append(fp.mqar_vs_seq_len(mqar, kv_keys, raw / "mqar_seq_len.png"))
+    return out + findings_scaling.scaling_plots(raw / "scaling")
 
 
 # ---------------------------------------------------------------- command line
@@ -387,10 +457,12 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("collect", help="run folders -> raw results")
     for kind in KINDS:
         c.add_argument(f"--{kind}", type=Path, help=f"run folder of the findings-{kind} sweep")
+    c.add_argument("--scaling", type=Path, help="run folder of a finished `retlab scaling` study")
     c.add_argument("--out", type=Path, default=Path("docs/findings"))
-    r = sub.add_parser("render", help="raw results -> tables in the document, and plots")
+    r = sub.add_parser("render", help="raw results -> tables in the documents, and plots")
     r.add_argument("--raw", type=Path, default=Path("docs/findings"))
     r.add_argument("--doc", type=Path, default=Path("docs/findings.md"))
+    r.add_argument("--readme", type=Path, default=Path("README.md"), help="its findings:scaling-readme block")
     r.add_argument("--infer", type=Path, default=Path("benchmarks/results/cpu/infer.json"))
     args = p.parse_args(argv)
     if args.command == "collect":
@@ -398,16 +470,23 @@ def main(argv: list[str] | None = None) -> int:
             if getattr(args, kind) is not None:
                 n = collect(getattr(args, kind), args.out / kind)
                 print(f"findings: {n} trials of {getattr(args, kind)} -> {args.out / kind}")
+        if args.scaling is not None:
+            n = findings_scaling.collect_scaling(args.scaling, args.out / "scaling")
+            print(f"findings: {n} trials of {args.scaling} -> {args.out / 'scaling'}")
         return 0
     generated = tables(args.raw, args.infer)
-    doc = args.doc.read_text(encoding="utf-8")
-    missing = sorted(set(generated) - set(blocks(doc)))
-    atomic_write_text(args.doc, fill(doc, generated))
+    readme = {k: v for k, v in generated.items() if k in findings_scaling.README_BLOCKS}
+    generated = {k: v for k, v in generated.items() if k not in readme}
+    for path, mine in ((args.doc, generated), (args.readme, readme)):
+        if mine and path.is_file():
+            text = path.read_text(encoding="utf-8")
+            atomic_write_text(path, fill(text, mine))
+            print(f"findings: tables {', '.join(sorted(mine))} -> {path}")
+            missing = sorted(set(mine) - set(blocks(text)))
+            if missing:
+                print(f"findings: no block for {', '.join(missing)} in {path}", file=sys.stderr)
     for path in plots(args.raw):
         print(f"findings: plot -> {path}")
-    print(f"findings: tables {', '.join(sorted(generated))} -> {args.doc}")
-    if missing:
-        print(f"findings: no block for {', '.join(missing)} in {args.doc}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..sweep.stats import summarize  # noqa: E402
 from ..utils.files import atomic_savefig  # noqa: E402
+from . import format as fmt  # noqa: E402
 from .findings import ARCHS, COLORS, NAMES, by, column, one  # noqa: E402
+from .palette import REFERENCE  # noqa: E402
 
 
 def _mean_ci(values: list[float]) -> tuple[float, float]:
@@ -56,7 +58,7 @@ def _band(ax, xs, ys, cis, color, label, style="-"):
 def lm_curves(trials: list[dict], curves: list[dict], path: Path) -> Path:
     """Validation (solid, with its CI band) and training (thin) loss against step, one panel per model size."""
     sizes = by(trials, "hidden_size")
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), dpi=110, squeeze=False, sharey=True)
     for ax, ((hidden,), group) in zip(axes[0], sizes.items(), strict=True):
         for arch in ARCHS:
             ids = {r["trial_id"] for r in group if r["arch"] == arch}
@@ -85,7 +87,12 @@ def ppl_vs_params(trials: list[dict], path: Path) -> Path:
             label=NAMES[arch], capsize=4,
         )  # fmt: skip
     ax.set_xscale("log")
-    ax.set_xlabel("parameters")
+    sizes = sorted(
+        one(column(by(g, "arch")[(ARCHS[0],)], "params")) for g in by(trials, "hidden_size").values()
+    )
+    ax.set_xticks(sizes, [fmt.count(n) for n in sizes])  # a tick per model size, at the RetNet's count
+    ax.minorticks_off()
+    ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("test perplexity")
     ax.set_title("TinyStories test perplexity (mean ± 95% CI over seeds)")
     ax.grid(True, alpha=0.3, which="both")
@@ -108,7 +115,7 @@ def position_curves(trials: list[dict], positions: list[dict], path: Path) -> Pa
         top = max(r["end"] for r in positions)
         for m in (1, 2, 4):
             if m * seq_len <= top:
-                ax.axvline(m * seq_len, color="gray", linestyle="--", linewidth=0.8)
+                ax.axvline(m * seq_len, color=REFERENCE, linestyle="--", linewidth=0.8)
         ax.set_xlim(0, top)
         title = f"hidden size {hidden}: loss by position (trained on {seq_len})"
         _label(ax, title, "token position", "test loss (nats/token)")
@@ -119,26 +126,50 @@ def mqar_accuracy(trials: list[dict], kv_keys, path: Path) -> Path:
     """MQAR test accuracy against key-value pairs, mean ± 95% CI over seeds, one panel per sequence length."""
     keys = kv_keys(trials)
     kvs = [int(k.rsplit("kv", 1)[1]) for k in keys]
-    lengths = by(trials, "seq_len")
+    panels = [(f"sequence length {n}", group) for (n,), group in by(trials, "seq_len").items()]
+    return _mqar_panels(panels, kvs, keys, "key-value pairs", path)
+
+
+def mqar_vs_seq_len(trials: list[dict], kv_keys, path: Path) -> Path:
+    """MQAR test accuracy against sequence length, one panel per number of key-value pairs and one for all of
+    them: where a fixed-size state falls behind as sequences (and distances to the keys) grow, and attention
+    does not."""
+    lengths = sorted({r["seq_len"] for r in trials})
+    keys = [*kv_keys(trials), "mqar/accuracy"]
+    names = [f"{k.rsplit('kv', 1)[1]} pairs" if "kv" in k else "all pair counts" for k in keys]
+    panels = [(name, [r | {"accuracy": r[k]} for r in trials]) for k, name in zip(keys, names, strict=True)]
+    return _mqar_panels(panels, lengths, ["accuracy"], "sequence length (tokens)", path, x_of="seq_len")
+
+
+def _mqar_panels(panels, xs, keys, xlabel, path, x_of=None) -> Path:
+    """Accuracy (%) per architecture, mean ± 95% CI over seeds, against `xs`: one panel per (title, rows); the
+    x of a point is the position of its key in `keys` (pairs) or, with `x_of`, that field of its rows."""
     fig, axes = plt.subplots(
-        1, len(lengths), figsize=(4 * len(lengths), 3.6), dpi=110, squeeze=False, sharey=True
+        1, len(panels), figsize=(4 * len(panels), 3.6), dpi=110, squeeze=False, sharey=True
     )
-    for ax, ((seq_len,), group) in zip(axes[0], lengths.items(), strict=True):
+    for ax, (title, group) in zip(axes[0], panels, strict=True):
         for arch in ARCHS:
             rows = [r for r in group if r["arch"] == arch]
-            stats = [_mean_ci([100 * v for v in column(rows, k)]) for k in keys]
+            if x_of is None:
+                stats = [_mean_ci([100 * v for v in column(rows, k)]) for k in keys]
+            else:
+                stats = [_mean_ci([100 * r[keys[0]] for r in rows if r[x_of] == x]) for x in xs]
             ax.errorbar(
-                kvs, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="-o", color=COLORS[arch],
+                xs, [m for m, _ in stats], yerr=[c for _, c in stats], fmt="-o", color=COLORS[arch],
                 label=NAMES[arch], capsize=4,
             )  # fmt: skip
-        chance = 100 * group[0]["mqar/chance_accuracy"]
-        ax.axhline(chance, color="gray", linestyle=":", linewidth=1, label="chance")
+        chance = sorted({100 * r["mqar/chance_accuracy"] for r in group})
+        for c in chance:
+            ax.axhline(
+                c, color=REFERENCE, linestyle=":", linewidth=1, label="chance" if c == chance[0] else None
+            )
         ax.set_xscale("log", base=2)
-        ax.set_xticks(kvs, [str(k) for k in kvs])
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.minorticks_off()
         ax.set_ylim(0, 105)
-        ax.set_title(f"sequence length {seq_len}")
-        ax.set_xlabel("key-value pairs")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][0].set_ylabel("test accuracy (%, mean ± 95% CI)")
     axes[0][0].legend(fontsize=8)
     return _save(fig, path)

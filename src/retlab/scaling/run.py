@@ -7,7 +7,8 @@ scaling laws fitted and extrapolated.
     runs/<name>/trials/<size>__<arch>__seed<s>/   one run folder per trial
     runs/<name>/scaling/   trials.csv while the study runs (one row per trial, rewritten after each), then the
                            finished study: results.csv (that file, renamed), fit.json, summary.md,
-                           loss_vs_parameters.png, loss_vs_flops.png (and Ray Tune's own state in ray/)
+                           loss_vs_parameters.png, loss_vs_flops.png, sessions.json (appended to by each
+                           invocation that trains: when it ran, sweep/results.py) and Ray Tune's state in ray/
 
 Nothing is written before every input is checked (`preflight`; the checks that need the data's vocabulary run
 right after the data is prepared, before any trial trains). A finished study's outputs stay as they are until a

@@ -106,7 +106,7 @@ def certainty(p: float) -> str:
 
 def _crossovers(fit: dict) -> list[str]:
     out = ["## Crossover", ""]
-    pairs = [(axis, c) for axis, by_pair in fit["crossovers"].items() for c in by_pair.values()]
+    pairs = [(axis, c) for axis, by_pair in _by_axis(fit["crossovers"]) for c in by_pair.values()]
     if not pairs:
         return [*out, "Needs two fitted architectures.", ""]
     out += [f"- Against {AXIS_NAMES[axis]}: {c['statement']}." for axis, c in pairs]
@@ -114,10 +114,10 @@ def _crossovers(fit: dict) -> list[str]:
 
 
 def _fits(fit: dict) -> list[str]:
-    headers = ["arch", "axis", "E [95%]", "A", "alpha [95%]", "sizes", "R^2", "chi^2/dof"]
+    headers = ["arch", "axis", "E [95%]", "A [95%]", "alpha [95%]", "sizes", "R^2", "chi^2/dof"]
     headers.append("largest size from the others")
     rows = []
-    for axis, fits in fit["fits"].items():
+    for axis, fits in _by_axis(fit["fits"]):
         for arch, f in fits.items():
             g = f["goodness"]
             held = g["holdout_largest"]
@@ -126,7 +126,7 @@ def _fits(fit: dict) -> list[str]:
                     arch,
                     axis,
                     _interval(f["E"], f["E_ci95"], fmt.loss),
-                    fmt.number(f["A"]),
+                    _interval(f["A"], f["A_ci95"], fmt.number),
                     _interval(f["alpha"], f["alpha_ci95"], fmt.number),
                     f["sizes"],
                     _num(g["r2"]),
@@ -150,7 +150,7 @@ def _fits(fit: dict) -> list[str]:
 
 def _warnings(fit: dict) -> list[str]:
     lines = [f"- {w}" for w in fit["warnings"]]
-    for axis, fits in fit["fits"].items():
+    for axis, fits in _by_axis(fit["fits"]):
         lines += [f"- {arch} ({AXIS_NAMES[axis]}): {w}" for arch, f in fits.items() for w in f["warnings"]]
     if not lines:
         return [
@@ -186,6 +186,12 @@ def _trials(rows: list[dict[str, Any]], archs: list[str]) -> list[str]:
         "_N and the shape are the reference architecture's; the others are matched to its parameter count._"
     )
     return ["## Trials", "", md_table(headers, table), "", note, ""]
+
+
+def _by_axis(per_axis: dict) -> list[tuple[str, Any]]:
+    """(axis, entry) in AXIS_NAMES' order (parameters first), whether the fit is fresh or read back from
+    fit.json (whose keys are sorted)."""
+    return [(axis, per_axis[axis]) for axis in AXIS_NAMES if axis in per_axis]
 
 
 def _num(v: Any) -> str:

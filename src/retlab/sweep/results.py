@@ -5,11 +5,12 @@ each finished trial, so a crash at any moment leaves the previous complete versi
 import csv
 import io
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..layout import RunLayout
-from ..utils.files import atomic_write_text, read_json
+from ..utils.files import atomic_write_json, atomic_write_text, read_json
 from .stats import evaluate_models, summarize
 from .trial import TrialSpec, load_metrics, status
 
@@ -166,3 +167,44 @@ def _cell(v: Any) -> Any:
 
 def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# ---------------------------------------------------------------------------------------------------- sessions
+
+SESSIONS = "sessions.json"
+"""Each invocation that ran trials, in the sweep's (or study's) own folder: {"started_at", "finished_at" (null
+while it runs, or if it was killed), "trials", "backend", "max_concurrent"}, times in UTC. With trials running
+side by side (Ray), the sum of their wall times is not what the sweep took; this is."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def start_session(folder: Path, trials: int, backend: str, max_concurrent: int) -> int:
+    """Append a session that is starting; returns its index for `finish_session`."""
+    sessions = read_sessions(folder)
+    sessions.append(
+        {
+            "started_at": utc_now(),
+            "finished_at": None,
+            "trials": trials,
+            "backend": backend,
+            "max_concurrent": max_concurrent if backend == "ray" else 1,
+        }
+    )
+    atomic_write_json(folder / SESSIONS, sessions)
+    return len(sessions) - 1
+
+
+def finish_session(folder: Path, index: int) -> None:
+    sessions = read_sessions(folder)
+    sessions[index]["finished_at"] = utc_now()
+    atomic_write_json(folder / SESSIONS, sessions)
+
+
+def read_sessions(folder: Path) -> list[dict[str, Any]]:
+    try:
+        return list(read_json(Path(folder) / SESSIONS))
+    except (OSError, ValueError):
+        return []

@@ -4,7 +4,8 @@ or sequentially, resumable, with results rewritten after every trial.
     runs/<name>/config.yaml            the sweep's resolved config
     runs/<name>/shared/<fingerprint>/  data/ and tokenizer/, prepared once per distinct data+tokenizer config
     runs/<name>/trials/<trial id>/     one run folder per trial (see trial.py)
-    runs/<name>/sweep/                 results.csv, trials.csv, summary.md (and Ray Tune's own state in ray/)
+    runs/<name>/sweep/                 results.csv, trials.csv, summary.md, sessions.json (when each invocation
+                                       ran; see results.py) and Ray Tune's own state in ray/
 """
 
 import copy
@@ -20,7 +21,7 @@ from ..errors import ConfigError
 from ..layout import RunLayout
 from ..utils.stage import fingerprint
 from .grid import expand_grid, validate_grid
-from .results import write_results
+from .results import finish_session, start_session, write_results
 from .runner import check_resources, run_ray, run_sequential
 from .trial import TrialFn, TrialSpec, make_trials, status, train_trial
 
@@ -118,16 +119,20 @@ def run_trials(
         rewrite()
 
     rewrite()
+    folder = getattr(RunLayout.of(cfg), kind)
+    session = start_session(folder, len(todo), scfg.backend, scfg.max_concurrent) if todo else None
     if todo:
         with bar(kind, len(todo), "trials") as update:
             done = partial(on_done, update=update)
             if scfg.backend == "ray":
                 for spec in todo:
                     spec.num_threads = max(1, int(scfg.cpus_per_trial))
-                run_ray(todo, trial_fn, scfg, getattr(RunLayout.of(cfg), kind) / "ray", done)
+                run_ray(todo, trial_fn, scfg, folder / "ray", done)
             else:
                 run_sequential(todo, trial_fn, done, update)
     rewrite()
+    if session is not None:  # a killed session keeps finished_at null
+        finish_session(folder, session)
 
 
 def point_models(at_point: RetlabConfig, compare: list[str]) -> None:

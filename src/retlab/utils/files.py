@@ -43,6 +43,20 @@ def atomic_savefig(fig, path: str | os.PathLike, **kwargs) -> Path:
     return path
 
 
+def atomic_copy(src: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Copy the file `src` to `path` through a temporary beside it (any file: text or a PNG)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
