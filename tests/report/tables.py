@@ -134,12 +134,15 @@ def shows(cell: str, expected, scale: float = 1.0) -> bool:
 def interval(cell: str) -> dict:
     """A `value [lo, hi]` cell (a point estimate and its 95% interval, as scaling's tables show them) as numbers:
     {"value", "lo", "hi"} and the half of the last shown digit of each ({"value_tol", ...})."""
-    m = re.fullmatch(rf"({NUMBER}) \[({NUMBER}), ({NUMBER})\]", cell)
+    figure = rf"{NUMBER}(?:e[-+]\d+)?"  # a magnitude shows its power of ten: 1.92e+09
+    m = re.fullmatch(rf"({figure}) \[({figure}), ({figure})\]", cell)
     if not m:
         raise ValueError(f"not a value with its interval: {cell!r}")
     out = {}
     for name, text in zip(("value", "lo", "hi"), m.groups(), strict=True):
-        out[name], out[f"{name}_tol"] = _number(text, "")
+        mantissa, _, power = text.partition("e")
+        value, tol = _number(mantissa, "")
+        out[name], out[f"{name}_tol"] = value * 10.0 ** int(power or 0), tol * 10.0 ** int(power or 0)
     return out
 
 

@@ -126,7 +126,7 @@ def _fits(fit: dict) -> list[str]:
                     arch,
                     axis,
                     _interval(f["E"], f["E_ci95"], fmt.loss),
-                    _interval(f["A"], f["A_ci95"], fmt.number),
+                    _interval(f["A"], f["A_ci95"], fmt.magnitude),  # its interval can span decades
                     _interval(f["alpha"], f["alpha_ci95"], fmt.number),
                     f["sizes"],
                     _num(g["r2"]),
