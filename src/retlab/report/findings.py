@@ -342,7 +342,8 @@ def timing_table(raw: Path, kinds: list[str]) -> str:
     """What each findings sweep (and the scaling study) took: its wall time from start to end (the sum of its
     recorded sessions where it recorded them, else from the first trial's start to the last trial's end, from
     trial_times.csv), the most trials that ran at once, and the trials' own times (start to end, `retlab eval`
-    included), summed and per trial. With trials side by side (Ray) the sum is more than the wall time."""
+    included), summed and per trial. With trials side by side (Ray) the sum is more than the wall time. Both
+    start at the first trial: the data preparation before it (shared by the trials) is not counted."""
     body = []
     for kind in kinds:
         folder = Path(raw) / kind
