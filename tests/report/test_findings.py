@@ -214,6 +214,7 @@ def assert_shows_fit(block: str, fit: dict) -> None:
             assert row["predicted lower"] == f"**{p['lower']}**"
             shown = float(re.search(r"= ([\d.]+)%", row["how sure"]).group(1))
             assert math.isclose(shown, 100 * p["p_lower"], rel_tol=5e-3, abs_tol=0.05), row
+            assert ("not to be trusted" in row["how sure"]) == bool(p.get("unreliable")), row
     (fits,) = md_tables(parts["Fits"])
     rows = {(r[0], r[1]): dict(zip(fits[0], r, strict=True)) for r in fits[1:]}
     for axis, by_arch in fit["fits"].items():
