@@ -374,9 +374,8 @@ def timing_table(raw: Path, kinds: list[str]) -> str:
 
 def _most_at_once(spans: list[tuple[float, float]]) -> int:
     """The largest number of the (start, end) intervals that overlap at one moment."""
-    events = sorted(
-        [(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans]
-    )  # an end before a start at a tie
+    # At a tie an end sorts before a start: a trial that starts as another ends does not overlap it.
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
     running = most = 0
     for _, step in events:
         running += step
@@ -479,7 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     readme = {k: v for k, v in generated.items() if k in findings_scaling.README_BLOCKS}
     generated = {k: v for k, v in generated.items() if k not in readme}
     for path, mine in ((args.doc, generated), (args.readme, readme)):
-        if mine and path.is_file():
+        if mine:
+            if not path.is_file():
+                raise SystemExit(f"findings: {path} not found (its tables: {', '.join(sorted(mine))})")
             text = path.read_text(encoding="utf-8")
             atomic_write_text(path, fill(text, mine))
             print(f"findings: tables {', '.join(sorted(mine))} -> {path}")
