@@ -29,6 +29,17 @@ HARMLESS_WARNINGS = (
 )
 WIDTH = 100
 """Columns the final tables are made to fit."""
+
+
+def where(path) -> str:
+    """A path as a stage line shows it: relative to the current directory when it lies under it."""
+    import os
+
+    full = os.path.abspath(path)
+    here = os.getcwd()
+    return os.path.relpath(full, here) if full.startswith(here + os.sep) else str(path)
+
+
 _live = []  # the bar drawing live now, if any (rich draws one live display at a time)
 
 
@@ -91,7 +102,9 @@ def bar(description: str, total: float | None, unit: str = "") -> Iterator:
             yield update
         finally:
             t = progress.tasks[0]
-            done = f"{t.completed:g}/{t.total:g}" if t.total is not None else f"{t.completed:g}"
+            done = f"{t.completed:,.0f}" + (
+                f"/{t.total:,.0f}" if t.total is not None else ""
+            )  # as the bar shows it
             info = f"  {t.fields['info']}" if t.fields["info"] else ""
             print(
                 f"{description}: {done} {unit}".rstrip() + f" in {time.perf_counter() - started:.1f} s{info}"

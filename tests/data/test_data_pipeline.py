@@ -12,7 +12,7 @@ from retlab.data import RetlabDataModule, prepare
 from retlab.data import tokenize as tk
 from retlab.data.datamodule import ShardedSampler
 from retlab.data.download import iter_documents, splits_dir
-from retlab.data.info import DataInfo, open_blocks, token_dtype
+from retlab.data.info import SPLITS, DataInfo, open_blocks, token_dtype
 from retlab.data.tokenizer import tokenizer_dir, tokenizer_hash
 from retlab.utils.stage import stamp_info
 
@@ -200,3 +200,26 @@ def test_workers_get_bounded_line_aligned_chunks(shared_data):
     for (_, b), (c, _) in zip(chunks, chunks[1:], strict=False):
         assert b == c and data[b - 1 : b] == b"\n"  # contiguous, cut after a newline
     assert max(b - a for a, b in chunks) < 10_000 + 1_000  # about chunk_bytes each, whatever the file size
+
+
+def test_the_data_stages_print_one_line_each_that_fits_100_columns(
+    tmp_path, shared_data, capsys, monkeypatch
+):
+    """download, tokenizer and tokenize each sum up in one line (the tokenize bar, without a terminal, prints its
+    own line when it ends, counting KiB of text to the full total): at most 80 columns before the ` -> path`,
+    which is shown relative to the current folder."""
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg("runs", shared_data, name="lines")
+    prepare(cfg)
+    lines = capsys.readouterr().out.splitlines()
+    stages = [line.split(":", 1)[0] for line in lines]
+    assert stages == ["download", "tokenizer", "tokenize", "tokenize"], lines
+    assert all(len(line.split(" -> ")[0]) <= 80 for line in lines), lines
+    bar_end, summary = lines[2], lines[3]
+    done, total = bar_end.split(": ", 1)[1].split(" KiB", 1)[0].split("/")
+    assert done == total and int(total.replace(",", "")) > 900  # Tiny Shakespeare: about 1 MiB of text
+    assert summary.endswith("-> runs/lines/data/packed") and "7,863/471/435 train/val/test blocks" in summary
+    tokens = sum(
+        json.loads((tmp_path / f"runs/lines/data/packed/{s}.json").read_text())["tokens"] for s in SPLITS
+    )
+    assert summary.startswith(f"tokenize: {tokens:,} tokens = ") and f"{tokens:,} tokens" in bar_end

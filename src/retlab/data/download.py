@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..console import where
 from ..layout import RunLayout
 from ..utils.files import atomic_dir, atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
@@ -102,7 +103,7 @@ def download(cfg, force: bool = False, quiet: bool = False) -> Path | None:
     fp = fingerprint("download", 2, corpus_fingerprint(cfg), d.splits, cfg.seed)
     if not force and is_up_to_date(out, fp):
         if not quiet:
-            print(f"download: up to date ({out}); --force reruns")
+            print(f"download: up to date ({where(out)}); --force reruns")
         return out
     sources = open_corpus(cfg, streaming=False)
     with atomic_dir(out) as tmp:
@@ -123,7 +124,7 @@ def download_held_out(cfg, force: bool = False, quiet: bool = False) -> Path:
     fp = fingerprint("download-held-out", 1, stream.held_out_fingerprint())
     if not force and is_up_to_date(out, fp):
         if not quiet:
-            print(f"download: up to date ({out}); --force reruns")
+            print(f"download: up to date ({where(out)}); --force reruns")
         return out
     stream.open()  # now: a wrong name or an unreachable Hub stops here, before anything is written
     with atomic_dir(out) as tmp:
@@ -156,13 +157,17 @@ def split_documents(cfg, split: str) -> Iterator[str]:
 
 
 def _report(meta: dict, out: Path) -> None:
-    parts = [f"{s} {v['documents']:,} docs ({v['bytes'] / 1e6:.2f} MB)" for s, v in meta["splits"].items()]
-    carved = f"; carved {', '.join(meta['carved'])} from train" if meta["carved"] else ""
-    if meta.get("streamed"):
-        what = "train is streamed as it is packed"
-    else:
-        what = f"dropped {meta['dropped_empty_documents']:,} empty documents"
-    print(f"download: {', '.join(parts)}; {what}{carved} -> {out}")
+    """One line: documents per split and their size (what was carved or dropped is in meta.json)."""
+    splits = meta["splits"]
+    docs = "/".join(f"{v['documents']:,}" for v in splits.values())
+    names = "/".join(SHORT.get(s, s) for s in splits)
+    mb = sum(v["bytes"] for v in splits.values()) / 1e6
+    streamed = ", train streamed" if meta.get("streamed") else ""
+    print(f"download: {docs} {names} documents, {mb:.2f} MB{streamed} -> {where(out)}")
+
+
+SHORT = {"validation": "val"}
+"""Split names as stage lines abbreviate them."""
 
 
 def iter_documents(split_dir: Path, split: str) -> Iterator[str]:

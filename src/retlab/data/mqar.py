@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.data import MQAR_RESERVED_IDS
+from ..console import where
 from ..layout import RunLayout
 from ..models.loss import IGNORE_INDEX
 from ..utils.files import atomic_dir, atomic_write_json
@@ -80,7 +81,7 @@ def generate(cfg, force: bool = False) -> DataInfo:
     out = RunLayout.of(cfg).data / "mqar"
     fp = mqar_fingerprint(cfg)
     if not force and is_up_to_date(out, fp):
-        print(f"mqar: up to date ({out}); --force regenerates")
+        print(f"mqar: up to date ({where(out)}); --force regenerates")
         return DataInfo.load(out)
     with atomic_dir(out) as tmp:
         for split in SPLITS:
@@ -93,8 +94,9 @@ def generate(cfg, force: bool = False) -> DataInfo:
         info = _info(cfg, tmp)
         info.save()
         mark_done(tmp, fp)
+    m = cfg.data.mqar
     print(
-        f"mqar: {cfg.data.mqar.train_examples}/{cfg.data.mqar.val_examples}/{cfg.data.mqar.test_examples} examples -> {out}"
+        f"mqar: {m.train_examples}/{m.val_examples}/{m.test_examples} train/validation/test examples -> {where(out)}"
     )
     return _info(cfg, out)
 

@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..console import where
 from ..layout import RunLayout
 from ..utils.files import atomic_write_json, read_json, replace_dir
 from ..utils.stage import fingerprint, is_up_to_date, stamp_info
@@ -219,7 +220,7 @@ def tokenize_stream(cfg, force: bool = False) -> DataInfo:
     fp = fingerprint("tokenize-stream", 1, stream.fingerprint(), d.max_tokens, tok["fingerprint"], d.seq_len)
     out = packed_dir(cfg)
     if not force and is_up_to_date(out, fp):
-        print(f"tokenize: up to date ({out}); --force reruns")
+        print(f"tokenize: up to date ({where(out)}); --force reruns")
         return DataInfo.load(out)
     stream.open()  # now: a wrong name or an unreachable Hub stops here, before anything is written
     work = partial_dir(cfg)

@@ -8,8 +8,10 @@ and return token arrays that the main process appends to the file in order, so m
 few chunks whatever the corpus size. A streamed dataset (data.streaming) is packed from its stream instead,
 resumably (pack_stream.py), into the same files."""
 
+import contextlib
 import itertools
 import json
+import math
 import multiprocessing as mp
 import os
 import time
@@ -17,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..console import bar, where
 from ..layout import RunLayout
 from ..utils.files import atomic_dir, atomic_write_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done, stamp_info
-from .download import download, splits_dir
+from .download import SHORT, download, splits_dir
 from .info import SPLITS, DataInfo, token_dtype
 from .tokenizer import tokenizer_dir, tokenizer_hash, train_tokenizer
 
@@ -93,25 +96,42 @@ def _tasks(path: Path, num_proc: int) -> list[tuple[str, int, int]]:
 
 
 def pack_split(
-    jsonl: Path, out_bin: Path, block_len: int, dtype: np.dtype, pool=None, num_proc: int = 1, desc: str = ""
+    jsonl: Path, out_bin: Path, block_len: int, dtype: np.dtype, pool=None, num_proc: int = 1, progress=None
 ) -> dict:
-    """Tokenize one split's JSONL into `out_bin` and cut it to whole blocks; returns its counts.
+    """Tokenize one split's JSONL into `out_bin` and cut it to whole blocks; returns its counts. `progress`
+    (`stage_progress`) advances the stage's one bar over every split; without it the split gets a bar of its own.
     Needs `init_worker` to have run in this process (and in `pool`'s workers)."""
-    from ..console import bar
-
     tasks = _tasks(jsonl, num_proc)
     results = pool.imap(_encode_range, tasks) if pool else map(_encode_range, tasks)
     tokens = documents = 0
-    with (
-        open(out_bin, "wb") as f,
-        bar(desc or "tokenize", max(1, round(jsonl.stat().st_size / 2**20)), "MiB") as update,
-    ):
+    with open(out_bin, "wb") as f, contextlib.ExitStack() as stack:
+        advance = progress or stack.enter_context(stage_progress(kib(jsonl.stat().st_size)))
         for arr, n_docs, n_bytes in results:
             f.write(arr.tobytes())
             tokens += len(arr)
             documents += n_docs
-            update(n_bytes / 2**20, info=f"{tokens:,} tokens")
+            advance(n_bytes, len(arr))
     return cut_blocks(out_bin, documents, tokens, block_len, dtype)
+
+
+@contextlib.contextmanager
+def stage_progress(total_kib: int):
+    """The tokenize stage's bar, in KiB of text with the tokens so far; yields advance(n_bytes, n_tokens) and
+    ends full (the bytes between documents are not counted as they are read)."""
+    seen = {"bytes": 0, "tokens": 0}
+    with bar("tokenize", total_kib, "KiB") as update:
+
+        def advance(n_bytes: int, n_tokens: int) -> None:
+            seen["bytes"] += n_bytes
+            seen["tokens"] += n_tokens
+            update(completed=min(total_kib, seen["bytes"] / 1024), info=f"{seen['tokens']:,} tokens")
+
+        yield advance
+        update(completed=total_kib)
+
+
+def kib(n_bytes: int) -> int:
+    return max(1, math.ceil(n_bytes / 1024))
 
 
 def cut_blocks(out_bin: Path, documents: int, tokens: int, block_len: int, dtype: np.dtype) -> dict:
@@ -182,24 +202,26 @@ def tokenize(cfg, force: bool = False) -> DataInfo:
     up_fp = [stamp_info(splits_dir(cfg))["fingerprint"], tok["fingerprint"]]
     fp = fingerprint("tokenize", 1, up_fp, cfg.data.seq_len)
     if not force and is_up_to_date(out, fp):
-        print(f"tokenize: up to date ({out}); --force reruns")
+        print(f"tokenize: up to date ({where(out)}); --force reruns")
         return DataInfo.load(out)
     dtype = token_dtype(tok["vocab_size"])
     t0, counts = time.perf_counter(), {}
     pool = pool_for(cfg, tok_dir, tok, dtype)
+    jsonl = {split: splits_dir(cfg) / f"{split}.jsonl" for split in SPLITS}
+    total = kib(sum(p.stat().st_size for p in jsonl.values()))
     try:
         with atomic_dir(out) as tmp:
-            for split in SPLITS:
-                jsonl = splits_dir(cfg) / f"{split}.jsonl"
-                counts[split] = pack_split(
-                    jsonl,
-                    tmp / f"{split}.bin",
-                    cfg.data.seq_len + 1,
-                    dtype,
-                    pool,
-                    cfg.data.num_proc,
-                    f"tokenize {split}",
-                )
+            with stage_progress(total) as advance:  # one bar for the stage, every split
+                for split in SPLITS:
+                    counts[split] = pack_split(
+                        jsonl[split],
+                        tmp / f"{split}.bin",
+                        cfg.data.seq_len + 1,
+                        dtype,
+                        pool,
+                        cfg.data.num_proc,
+                        advance,
+                    )
             write_outputs(cfg, tmp, tok_dir, tok, counts, fp)
     finally:
         close_pool(pool)
@@ -245,12 +267,10 @@ def report(counts: dict, seconds: float, seq_len: int, out: Path, tokens_now: in
             print(
                 f"tokenize: warning: {split} has {c['tokens']:,} tokens, less than one block of {seq_len + 1}; lower data.seq_len"
             )
-    parts = [
-        f"{s} {c['tokens']:,} tokens = {c['blocks']:,} blocks + {c['remainder_tokens']:,} dropped"
-        for s, c in counts.items()
-    ]
+    blocks = "/".join(f"{c['blocks']:,}" for c in counts.values())  # tokens and remainders: each split's json
+    names = "/".join(SHORT.get(s, s) for s in counts)
     total = sum(c["tokens"] for c in counts.values()) if tokens_now is None else tokens_now
-    print(f"tokenize: {'; '.join(parts)}")
     print(
-        f"tokenize: {total:,} tokens in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} tokens/s) -> {out}"
+        f"tokenize: {total:,} tokens = {blocks} {names} blocks, {total / max(seconds, 1e-9):,.0f} tokens/s"
+        f" -> {where(out)}"
     )

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..console import where
 from ..errors import ConfigError, first_line
 from ..layout import RunLayout
 from ..utils.stage import file_digest, fingerprint, is_up_to_date, mark_done, stamp_info
@@ -177,7 +178,7 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
         download(cfg)
         fp = fingerprint("tokenizer", 1, stamp_info(splits_dir(cfg))["fingerprint"], settings)
     if not force and is_up_to_date(out, fp):
-        print(f"tokenizer: up to date ({out}); --force retrains")
+        print(f"tokenizer: up to date ({where(out)}); --force retrains")
         return out
     from ..utils.files import atomic_dir
 
@@ -188,10 +189,6 @@ def train_tokenizer(cfg, force: bool = False) -> Path | None:
             n_train = split_meta(splits_dir(cfg))["splits"]["train"]["documents"]
             n_train = min(n_train, t.train_documents or n_train)
             docs = itertools.islice(iter_documents(splits_dir(cfg), "train"), n_train)
-        up_to = "at most " if cfg.data.streaming else ""
-        print(
-            f"tokenizer: training byte-level BPE (vocab {t.vocab_size}) on {up_to}{n_train:,} train documents"
-        )
         hf = to_hf(bpe_from_documents(docs, t.vocab_size, t.min_frequency, n_train))
     with atomic_dir(out) as tmp:
         hf.save_pretrained(tmp)
@@ -208,4 +205,4 @@ def _report(hf, cfg, out: Path) -> None:
     bpt = ""
     if first is not None:
         bpt = f", {bytes_per_token(hf, itertools.chain([first], val)):.2f} bytes/token on validation"
-    print(f"tokenizer: vocab size {len(hf):,}{bpt} -> {out}")
+    print(f"tokenizer: byte-level BPE, vocab {len(hf):,}{bpt} -> {where(out)}")
