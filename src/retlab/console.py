@@ -102,8 +102,8 @@ def bar(description: str, total: float | None, unit: str = "") -> Iterator:
             yield update
         finally:
             t = progress.tasks[0]
-            done = f"{t.completed:,.0f}" + (
-                f"/{t.total:,.0f}" if t.total is not None else ""
+            done = f"{t.completed:.0f}" + (
+                f"/{t.total:.0f}" if t.total is not None else ""
             )  # as the bar shows it
             info = f"  {t.fields['info']}" if t.fields["info"] else ""
             print(
