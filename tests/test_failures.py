@@ -239,7 +239,7 @@ def test_a_bad_hf_contender_is_rejected_before_the_first_write(
 
 
 def test_sigterm_mid_training_exits_143_and_the_same_command_resumes_to_the_same_numbers(
-    finished, tmp_path, capsys, monkeypatch
+    finished, tmp_path, capsys, monkeypatch, request
 ):
     """Lightning turns SIGTERM into a SystemExit without a code: a terminated run (a scheduler's preemption, a
     `kill`) must not exit 0 as if it had finished, and the same command must resume to the uninterrupted numbers."""
@@ -247,6 +247,10 @@ def test_sigterm_mid_training_exits_143_and_the_same_command_resumes_to_the_same
 
     argv = [*TINY_MQAR, "--output_dir", str(tmp_path)]
     step = CausalLMModule.training_step
+    # A handler left by an earlier test would take the signal first (Ray's driver handler, after a Ray sweep in
+    # this process, exits with code 15): start from the default, as a fresh `retlab` process does.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, previous))
 
     def terminated_at_step_3(self, batch, batch_idx):
         if self.trainer.global_step == 3:
@@ -266,3 +270,21 @@ def test_sigterm_mid_training_exits_143_and_the_same_command_resumes_to_the_same
         read_json(finished / "k/retnet/metrics.json"),
     )
     assert {k: resumed[k] for k in DETERMINISTIC} == {k: uninterrupted[k] for k in DETERMINISTIC}
+
+
+def test_a_sigterm_taken_by_rays_driver_handler_also_ends_in_143_and_one_line(monkeypatch, capsys):
+    """Once Ray has started in a process (a sweep or scaling study on the Ray backend), its handler takes SIGTERM and
+    exits with code 15: the same one line and exit 143."""
+
+    def terminated(name, rest):
+        raise SystemExit(signal.SIGTERM)  # what ray's driver handler does
+
+    monkeypatch.setattr(cli, "run_command", terminated)
+    code, stdout, err = run(["sweep", "--check"], capsys)
+    assert (
+        code == 143
+        and err == "retlab: terminated (SIGTERM); the same command resumes from the last checkpoint\n"
+    )
+    assert run(["sweep", "--check"], capsys)[0] == 143
+    monkeypatch.setattr(cli, "run_command", lambda name, rest: (_ for _ in ()).throw(SystemExit(3)))
+    assert run(["sweep", "--check"], capsys)[0] == 3  # any other exit passes through as it is

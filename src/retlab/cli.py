@@ -403,9 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         print("retlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
     except SystemExit as e:
-        if type(e).__name__ != "SIGTERMException":
+        if type(e).__name__ != "SIGTERMException" and e.code != signal.SIGTERM:
             raise
         # Lightning turns SIGTERM into a SystemExit without a code (exit 0): a killed run must not look finished.
+        # Ray's driver handler, once Ray has started in this process, exits with the signal's number instead.
         print(
             "retlab: terminated (SIGTERM); the same command resumes from the last checkpoint", file=sys.stderr
         )

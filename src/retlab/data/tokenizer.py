@@ -205,4 +205,4 @@ def _report(hf, cfg, out: Path) -> None:
     bpt = ""
     if first is not None:
         bpt = f", {bytes_per_token(hf, itertools.chain([first], val)):.2f} bytes/token on validation"
-    print(f"tokenizer: byte-level BPE, vocab {len(hf):,}{bpt} -> {where(out)}")
+    print(f"tokenizer: byte-level BPE, vocab size {len(hf):,}{bpt} -> {where(out)}")
