@@ -6,6 +6,7 @@ Bars draw live on a terminal; elsewhere (a log file, a pipe, a test capturing st
 it ends, so logs stay one line per stage."""
 
 import logging
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -33,11 +34,15 @@ WIDTH = 100
 
 def where(path) -> str:
     """A path as a stage line shows it: relative to the current directory when it lies under it."""
-    import os
-
     full = os.path.abspath(path)
     here = os.getcwd()
     return os.path.relpath(full, here) if full.startswith(here + os.sep) else str(path)
+
+
+def per_split(counts: dict[str, int]) -> str:
+    """Counts by split as a stage line shows them: `6,500/361/361 train/val/test`."""
+    names = "/".join({"validation": "val"}.get(split, split) for split in counts)
+    return "/".join(f"{n:,}" for n in counts.values()) + f" {names}"
 
 
 _live = []  # the bar drawing live now, if any (rich draws one live display at a time)

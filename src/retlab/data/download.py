@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..console import where
+from ..console import per_split, where
 from ..layout import RunLayout
 from ..utils.files import atomic_dir, atomic_write_json, read_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done
@@ -159,15 +159,10 @@ def split_documents(cfg, split: str) -> Iterator[str]:
 def _report(meta: dict, out: Path) -> None:
     """One line: documents per split and their size (what was carved or dropped is in meta.json)."""
     splits = meta["splits"]
-    docs = "/".join(f"{v['documents']:,}" for v in splits.values())
-    names = "/".join(SHORT.get(s, s) for s in splits)
+    docs = per_split({s: v["documents"] for s, v in splits.items()})
     mb = sum(v["bytes"] for v in splits.values()) / 1e6
     streamed = ", train streamed" if meta.get("streamed") else ""
-    print(f"download: {docs} {names} documents, {mb:.2f} MB{streamed} -> {where(out)}")
-
-
-SHORT = {"validation": "val"}
-"""Split names as stage lines abbreviate them."""
+    print(f"download: {docs} documents, {mb:.2f} MB{streamed} -> {where(out)}")
 
 
 def iter_documents(split_dir: Path, split: str) -> Iterator[str]:

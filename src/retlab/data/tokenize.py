@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..console import bar, where
+from ..console import bar, per_split, where
 from ..layout import RunLayout
 from ..utils.files import atomic_dir, atomic_write_json
 from ..utils.stage import fingerprint, is_up_to_date, mark_done, stamp_info
-from .download import SHORT, download, splits_dir
+from .download import download, splits_dir
 from .info import SPLITS, DataInfo, token_dtype
 from .tokenizer import tokenizer_dir, tokenizer_hash, train_tokenizer
 
@@ -267,10 +267,10 @@ def report(counts: dict, seconds: float, seq_len: int, out: Path, tokens_now: in
             print(
                 f"tokenize: warning: {split} has {c['tokens']:,} tokens, less than one block of {seq_len + 1}; lower data.seq_len"
             )
-    blocks = "/".join(f"{c['blocks']:,}" for c in counts.values())  # tokens and remainders: each split's json
-    names = "/".join(SHORT.get(s, s) for s in counts)
+    blocks = per_split(
+        {s: c["blocks"] for s, c in counts.items()}
+    )  # tokens and remainders: each split's json
     total = sum(c["tokens"] for c in counts.values()) if tokens_now is None else tokens_now
     print(
-        f"tokenize: {total:,} tokens = {blocks} {names} blocks, {total / max(seconds, 1e-9):,.0f} tokens/s"
-        f" -> {where(out)}"
+        f"tokenize: {total:,} tokens = {blocks} blocks, {total / max(seconds, 1e-9):,.0f} tokens/s -> {where(out)}"
     )
