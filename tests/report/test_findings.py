@@ -245,6 +245,11 @@ def test_a_scaling_study_is_collected_and_rendered_into_findings_and_readme(tmp_
         "results.csv", "fit.json", "summary.md", "loss_vs_parameters.png", "loss_vs_flops.png", "sessions.json",
         "trial_times.csv",
     }  # fmt: skip
+    (study / "sessions.json").rename(tmp_path / "sessions.json")  # a study run before sessions were recorded
+    assert findings.main(["collect", "--scaling", str(tmp_path / "runs" / "mech"), "--out", str(raw)]) == 0
+    assert not (raw / "scaling" / "sessions.json").exists()  # no stale record of an earlier collect
+    (tmp_path / "sessions.json").rename(study / "sessions.json")
+    assert findings.main(["collect", "--scaling", str(tmp_path / "runs" / "mech"), "--out", str(raw)]) == 0
     doc, readme = tmp_path / "findings.md", tmp_path / "README.md"
     shutil.copy(DOC, doc)
     shutil.copy(README, readme)

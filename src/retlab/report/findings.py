@@ -87,12 +87,20 @@ def collect(sweep_root: Path, out: Path) -> int:
         write_csv(out / "position_loss.csv", positions, ["trial_id", "start", "end", "loss"])
     for name in ("results.csv", "summary.md"):
         atomic_write_text(out / f"sweep_{name}", (sweep_root / "sweep" / name).read_text(encoding="utf-8"))
-    if (sweep_root / "sweep" / SESSIONS).is_file():
-        atomic_copy(sweep_root / "sweep" / SESSIONS, out / SESSIONS)
+    copy_or_drop(sweep_root / "sweep" / SESSIONS, out / SESSIONS)
     write_trial_times(
         out, [(r["trial_id"], r["arch"], sweep_root / "trials" / r["trial_id"]) for r in trials]
     )
     return len(trials)
+
+
+def copy_or_drop(src: Path, dst: Path) -> None:
+    """Copy an optional file of a run; where the run has none, a copy left by an earlier collect goes too (a
+    timing table must not read another run's sessions)."""
+    if src.is_file():
+        atomic_copy(src, dst)
+    else:
+        dst.unlink(missing_ok=True)
 
 
 def write_trial_times(out: Path, trials: list[tuple[str, str, Path]]) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..layout import RunLayout
 from ..scaling.results import read_trials
 from ..scaling.summary import sections
-from ..utils.files import atomic_copy, read_json
+from ..utils.files import read_json
 
 FILES = ("results.csv", "fit.json", "summary.md", "loss_vs_parameters.png", "loss_vs_flops.png")
 BLOCKS = {
@@ -30,7 +30,7 @@ README_BLOCKS = {"scaling-readme"}
 def collect_scaling(study_root: Path, out: Path) -> int:
     """Copy the finished study at `study_root` into `out` (its scaling/ files and the trials' times); returns the
     number of trials. Refuses a study that has not finished or has trials that are not done."""
-    from .findings import write_trial_times
+    from .findings import copy_or_drop, write_trial_times
 
     study_root, out = Path(study_root), Path(out)
     folder = RunLayout(study_root).scaling
@@ -45,8 +45,7 @@ def collect_scaling(study_root: Path, out: Path) -> int:
             f"findings: {study_root} has trials that are not done {pending}: re-run its `retlab scaling` first"
         )
     for name in [*FILES, "sessions.json"]:
-        if (folder / name).is_file():
-            atomic_copy(folder / name, out / name)
+        copy_or_drop(folder / name, out / name)
     write_trial_times(out, [(r["trial_id"], r["arch"], study_root / "trials" / r["trial_id"]) for r in rows])
     return len(rows)
 
